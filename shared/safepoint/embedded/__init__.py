@@ -1,0 +1,6 @@
+"""The embedded engine: the core on a database, for Python programs and tests."""
+
+from safepoint.embedded.clock import ManualClock, utc_now
+from safepoint.embedded.engine import Engine
+
+__all__ = ["Engine", "ManualClock", "utc_now"]

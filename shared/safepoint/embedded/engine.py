@@ -1,0 +1,456 @@
+"""The embedded engine: Safepoint's core on a database, driven from Python step by step.
+
+Every method is one transaction. Jobs are not run in the background: call
+:meth:`Engine.execute_job` or :meth:`Engine.execute_available_jobs`, which do exactly
+what the job executor does (run the job; on failure roll back, then record the
+failure, retries, due date and incident in a new transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+
+from safepoint.core import runtime
+from safepoint.core.activity_tree import ActivityInstance, activity_instance_tree
+from safepoint.core.context import CommandContext, DelegateRegistry, EngineConfig
+from safepoint.core.deployments import Deployment, ProcessDefinition
+from safepoint.core.entities import (
+    EventSubscription,
+    ExternalTask,
+    HistoricActivityInstance,
+    Incident,
+    Job,
+    JobLog,
+    ProcessInstance,
+    Task,
+)
+from safepoint.core.state import InstanceState
+from safepoint.core.tree import children
+from safepoint.embedded.clock import utc_now
+from safepoint.embedded.repository import DefinitionCache, deploy_resources
+from safepoint.errors import BadUserRequest, NotFound, OptimisticLockError
+from safepoint.persistence.store import Store
+from safepoint.persistence.unit_of_work import UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+FAILURE_RECORD_ATTEMPTS = 3
+"""How often recording a job failure is tried when it meets a concurrent change."""
+
+
+class Engine:
+    """A process engine on one database (SQLite by default, PostgreSQL for production).
+
+    Args:
+        database_url: SQLAlchemy URL, e.g. ``sqlite:///safepoint.db`` or
+            ``postgresql+psycopg://user@host/db``; ``sqlite://`` is in memory.
+        delegates: names → callables taking a
+            :class:`~safepoint.core.delegates.DelegateExecution` (or objects with
+            ``execute``/``notify``), referred to by ``camunda:class`` and
+            ``camunda:delegateExpression``.
+        clock: returns the current aware time; inject a
+            :class:`~safepoint.embedded.clock.ManualClock` in tests.
+        new_id: returns new unique ids (uuid4 by default).
+        config: engine-wide settings (default retries, global retry cycle).
+        migrate: bring the schema up to date on start (Alembic).
+    """
+
+    def __init__(
+        self,
+        database_url: str = "sqlite://",
+        *,
+        delegates: DelegateRegistry | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], str] | None = None,
+        config: EngineConfig | None = None,
+        migrate: bool = True,
+    ) -> None:
+        """Open the database (and migrate it unless told not to)."""
+        self._store = Store(database_url)
+        if migrate:
+            self._store.migrate()
+        self.delegates: DelegateRegistry = dict(delegates or {})
+        self._clock = clock
+        self._new_id = new_id or (lambda: str(uuid.uuid4()))
+        self.config = config or EngineConfig()
+        self._definitions = DefinitionCache()
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._store.dispose()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    @contextmanager
+    def _uow(self) -> Iterator[UnitOfWork]:
+        with self._store.unit_of_work() as uow:
+            yield uow
+
+    def _context(self, uow: UnitOfWork, state: InstanceState) -> CommandContext:
+        definition, process = self._definitions.get(uow, state.instance.process_definition_id)
+        return CommandContext(
+            state=state,
+            process=process,
+            definition=definition,
+            delegates=self.delegates,
+            now=self._clock(),
+            new_id=self._new_id,
+            config=self.config,
+        )
+
+    def _load(self, uow: UnitOfWork, process_instance_id: str, *, lock: bool) -> InstanceState:
+        state = uow.load_instance(process_instance_id, lock=lock)
+        if state is None:
+            raise NotFound("process instance", process_instance_id)
+        return state
+
+    def _command(self, process_instance_id: str, command: Callable[[CommandContext], None]) -> None:
+        with self._uow() as uow:
+            state = self._load(uow, process_instance_id, lock=True)
+            command(self._context(uow, state))
+            uow.save_instance(state)
+
+    # --- deployments -------------------------------------------------------------------
+
+    def deploy(self, name: str | None, resources: Mapping[str, bytes | str]) -> Deployment:
+        """Parse, validate and store BPMN resources; each process gets its next version.
+
+        Raises:
+            BpmnParseError: with every problem of every resource; nothing is stored.
+        """
+        with self._uow() as uow:
+            return deploy_resources(uow, name, resources, now=self._clock(), new_id=self._new_id)
+
+    def process_definitions(self, key: str | None = None) -> list[ProcessDefinition]:
+        """Every deployed process definition (of one key), oldest version first."""
+        with self._uow() as uow:
+            return uow.process_definitions(key)
+
+    def process_definition(self, process_definition_id: str) -> ProcessDefinition:
+        """One process definition by id."""
+        with self._uow() as uow:
+            found = uow.process_definition(process_definition_id)
+        if found is None:
+            raise NotFound("process definition", process_definition_id)
+        return found
+
+    # --- process instances -------------------------------------------------------------
+
+    def start_process_instance_by_key(
+        self,
+        key: str,
+        variables: Mapping[str, object] | None = None,
+        business_key: str | None = None,
+    ) -> ProcessInstance:
+        """Start the latest version of process ``key``; runs up to the first safe points."""
+        with self._uow() as uow:
+            definition = uow.latest_process_definition(key)
+            if definition is None:
+                raise NotFound("process definition with key", key)
+            return self._start(uow, definition, variables, business_key)
+
+    def start_process_instance_by_id(
+        self,
+        process_definition_id: str,
+        variables: Mapping[str, object] | None = None,
+        business_key: str | None = None,
+    ) -> ProcessInstance:
+        """Start one exact process definition version."""
+        with self._uow() as uow:
+            definition = uow.process_definition(process_definition_id)
+            if definition is None:
+                raise NotFound("process definition", process_definition_id)
+            return self._start(uow, definition, variables, business_key)
+
+    def _start(
+        self,
+        uow: UnitOfWork,
+        definition: ProcessDefinition,
+        variables: Mapping[str, object] | None,
+        business_key: str | None,
+    ) -> ProcessInstance:
+        state = runtime.new_instance_state(
+            definition, self._new_id(), business_key=business_key, now=self._clock()
+        )
+        ctx = self._context(uow, state)
+        uow.insert_instance(state)
+        runtime.start_process_instance(ctx, variables)
+        uow.save_instance(state)
+        return state.instance
+
+    def process_instance(self, process_instance_id: str) -> ProcessInstance:
+        """One process instance (running or ended)."""
+        with self._uow() as uow:
+            found = uow.process_instance(process_instance_id)
+        if found is None:
+            raise NotFound("process instance", process_instance_id)
+        return found
+
+    def process_instances(
+        self,
+        *,
+        process_definition_key: str | None = None,
+        business_key: str | None = None,
+        active: bool | None = None,
+    ) -> list[ProcessInstance]:
+        """Process instances, filtered, oldest first."""
+        with self._uow() as uow:
+            return uow.process_instances(
+                process_definition_key=process_definition_key,
+                business_key=business_key,
+                active=active,
+            )
+
+    def delete_process_instance(self, process_instance_id: str, reason: str | None = None) -> None:
+        """Cancel a running instance (end listeners and output mappings of entered scopes run)."""
+        self._command(process_instance_id, lambda ctx: runtime.delete_process_instance(ctx, reason))
+
+    def active_activity_ids(self, process_instance_id: str) -> list[str]:
+        """Ids of the activities where active tokens are (waiting at async boundaries too)."""
+        with self._uow() as uow:
+            state = self._load(uow, process_instance_id, lock=False)
+        executions = sorted(state.executions.values(), key=lambda e: e.ordinal)
+        return [
+            e.activity_id
+            for e in executions
+            if e.activity_id and e.is_active and not children(state, e)
+        ]
+
+    def activity_instance(self, process_instance_id: str) -> ActivityInstance:
+        """The activity instance tree (transition instances for tokens at safe points)."""
+        with self._uow() as uow:
+            state = self._load(uow, process_instance_id, lock=False)
+            if state.instance.ended:
+                raise BadUserRequest(f"process instance {process_instance_id!r} has ended")
+            definition, _ = self._definitions.get(uow, state.instance.process_definition_id)
+        return activity_instance_tree(state, definition.key)
+
+    def variables(self, process_instance_id: str) -> dict[str, object]:
+        """The process-level variables of an instance (kept after it ends)."""
+        with self._uow() as uow:
+            if uow.process_instance(process_instance_id) is None:
+                raise NotFound("process instance", process_instance_id)
+            return uow.variables(process_instance_id)
+
+    def history(self, process_instance_id: str) -> list[HistoricActivityInstance]:
+        """Every activity instance of a process instance, in the order they started."""
+        with self._uow() as uow:
+            return uow.historic_activity_instances(process_instance_id)
+
+    # --- wait states -------------------------------------------------------------------
+
+    def tasks(self, process_instance_id: str | None = None) -> list[Task]:
+        """Open user tasks, oldest first."""
+        with self._uow() as uow:
+            return uow.tasks(process_instance_id)
+
+    def complete_task(self, task_id: str, variables: Mapping[str, object] | None = None) -> None:
+        """Complete a user task and continue the instance to its next safe points."""
+        with self._uow() as uow:
+            task = uow.task(task_id)
+            if task is None:
+                raise NotFound("task", task_id)
+            state = self._load(uow, task.process_instance_id, lock=True)
+            runtime.complete_task(self._context(uow, state), task_id, variables)
+            uow.save_instance(state)
+
+    def external_tasks(
+        self, topic: str | None = None, process_instance_id: str | None = None
+    ) -> list[ExternalTask]:
+        """Open external tasks (of one topic), oldest first."""
+        with self._uow() as uow:
+            return uow.external_tasks(topic=topic, process_instance_id=process_instance_id)
+
+    def complete_external_task(
+        self, external_task_id: str, variables: Mapping[str, object] | None = None
+    ) -> None:
+        """Complete an external task and continue the instance."""
+        with self._uow() as uow:
+            task = uow.external_task(external_task_id)
+            if task is None:
+                raise NotFound("external task", external_task_id)
+            state = self._load(uow, task.process_instance_id, lock=True)
+            runtime.complete_external_task(self._context(uow, state), external_task_id, variables)
+            uow.save_instance(state)
+
+    def correlate_message(
+        self,
+        name: str,
+        business_key: str | None = None,
+        variables: Mapping[str, object] | None = None,
+    ) -> None:
+        """Deliver message ``name`` to the one execution waiting for it.
+
+        Raises:
+            BadUserRequest: no execution, or more than one, matches (as in Camunda).
+        """
+        with self._uow() as uow:
+            matches = uow.subscriptions(name, business_key=business_key)
+            subscription = _single_match(name, matches)
+            state = self._load(uow, subscription.process_instance_id, lock=True)
+            runtime.correlate(self._context(uow, state), subscription.id, variables)
+            uow.save_instance(state)
+
+    # --- jobs and incidents ------------------------------------------------------------
+
+    def jobs(
+        self,
+        process_instance_id: str | None = None,
+        *,
+        with_exception: bool = False,
+        no_retries_left: bool = False,
+    ) -> list[Job]:
+        """Jobs (of one instance), oldest first."""
+        with self._uow() as uow:
+            return uow.jobs(
+                process_instance_id=process_instance_id,
+                with_exception=with_exception,
+                no_retries_left=no_retries_left,
+            )
+
+    def job(self, job_id: str) -> Job:
+        """One job by id."""
+        with self._uow() as uow:
+            found = uow.job(job_id)
+        if found is None:
+            raise NotFound("job", job_id)
+        return found
+
+    def execute_job(self, job_id: str) -> None:
+        """Run one job, exactly as the job executor does; exclusiveness and retries are ignored.
+
+        On failure the work is rolled back, then in a new transaction the exception is
+        stored, retries drop (not for an optimistic locking conflict), the due date
+        moves by the retry cycle, and at 0 retries a ``failedJob`` incident opens.
+        The exception is raised again afterwards.
+        """
+        ctx: CommandContext | None = None
+        process_instance_id: str | None = None
+        try:
+            with self._uow() as uow:
+                job = uow.job(job_id)
+                if job is None:
+                    raise NotFound("job", job_id)
+                process_instance_id = job.process_instance_id
+                state = self._load(uow, process_instance_id, lock=True)
+                ctx = self._context(uow, state)
+                runtime.execute_job(ctx, job_id)
+                uow.save_instance(state)
+        except Exception as exc:
+            if ctx is None or process_instance_id is None:
+                raise
+            self._record_failure(process_instance_id, job_id, exc, ctx.current_activity_id)
+            raise
+
+    def _record_failure(
+        self,
+        process_instance_id: str,
+        job_id: str,
+        exc: Exception,
+        failed_activity_id: str | None,
+    ) -> None:
+        decrement = not isinstance(exc, OptimisticLockError)
+        for attempt in range(1, FAILURE_RECORD_ATTEMPTS + 1):
+            try:
+                with self._uow() as uow:
+                    state = uow.load_instance(process_instance_id, lock=True)
+                    if state is None:
+                        return
+                    runtime.record_job_failure(
+                        self._context(uow, state),
+                        job_id,
+                        exc,
+                        failed_activity_id=failed_activity_id,
+                        decrement=decrement,
+                    )
+                    uow.save_instance(state)
+                return
+            except OptimisticLockError:
+                if attempt == FAILURE_RECORD_ATTEMPTS:
+                    raise
+
+    def execute_available_jobs(self, *, max_jobs: int = 10_000) -> int:
+        """Run due jobs until none is left; failures are recorded, not raised.
+
+        Returns how many job runs there were (failed runs included). Stops after
+        ``max_jobs`` runs, so that a process looping through async steps forever
+        cannot hang the caller.
+        """
+        runs = 0
+        while runs < max_jobs:
+            with self._uow() as uow:
+                due = uow.jobs(executable_at=self._clock())
+            if not due:
+                break
+            for job in due[: max_jobs - runs]:
+                runs += 1
+                try:
+                    self.execute_job(job.id)
+                except NotFound:
+                    runs -= 1  # already gone: ended or cancelled by an earlier job
+                except Exception as exc:  # recorded on the job by execute_job
+                    logger.info("job %s at %s failed: %s", job.id, job.activity_id, exc)
+        return runs
+
+    def set_job_retries(self, job_id: str, retries: int) -> None:
+        """Set a job's retries; a positive count resolves its ``failedJob`` incident."""
+        if retries < 0:
+            raise BadUserRequest(f"retries must be 0 or more, got {retries}")
+        job = self.job(job_id)
+        self._command(
+            job.process_instance_id, lambda ctx: runtime.set_job_retries(ctx, job_id, retries)
+        )
+
+    def set_job_retries_by_job_definition_id(self, job_definition_id: str, retries: int) -> None:
+        """Set the retries of every job of a job definition; incidents stay open (as Camunda)."""
+        if retries < 0:
+            raise BadUserRequest(f"retries must be 0 or more, got {retries}")
+        with self._uow() as uow:
+            uow.set_job_retries_by_job_definition(job_definition_id, retries)
+
+    def delete_job(self, job_id: str) -> None:
+        """Delete a job; its incident is resolved, the token stays where it was."""
+        job = self.job(job_id)
+        self._command(job.process_instance_id, lambda ctx: runtime.delete_job(ctx, job_id))
+
+    def incidents(self, process_instance_id: str | None = None) -> list[Incident]:
+        """Open incidents (of one instance), oldest first."""
+        with self._uow() as uow:
+            return uow.incidents(process_instance_id)
+
+    def job_log(
+        self, process_instance_id: str | None = None, job_id: str | None = None
+    ) -> list[JobLog]:
+        """The job history: created, failed, successful and deleted entries, in order."""
+        with self._uow() as uow:
+            return uow.job_logs(process_instance_id=process_instance_id, job_id=job_id)
+
+
+def _single_match(name: str, matches: list[EventSubscription]) -> EventSubscription:
+    if not matches:
+        raise BadUserRequest(
+            f"Cannot correlate message {name!r}: "
+            "No process definition or execution matches the parameters"
+        )
+    if len(matches) > 1:
+        raise BadUserRequest(
+            f"Cannot correlate a message with name {name!r} to a single execution. "
+            f"{len(matches)} executions match the correlation keys"
+        )
+    return matches[0]

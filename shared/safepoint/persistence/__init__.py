@@ -1,0 +1,1 @@
+"""Safepoint's persistence: SQLAlchemy Core tables, the unit of work, Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of Safepoint's schema (run them with ``safepoint.persistence.migrate``)."""

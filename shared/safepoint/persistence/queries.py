@@ -1,0 +1,239 @@
+"""Lookups across process instances, returning core entities (never rows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Connection, Select, or_, select, update
+
+from safepoint.core.entities import (
+    EventSubscription,
+    ExternalTask,
+    HistoricActivityInstance,
+    Incident,
+    Job,
+    JobLog,
+    ProcessInstance,
+    ProcessInstanceState,
+    Task,
+)
+from safepoint.errors import BadUserRequest
+from safepoint.persistence import tables
+from safepoint.persistence.rows import (
+    ACTIVITY_INSTANCES,
+    EXTERNAL_TASKS,
+    INCIDENTS,
+    JOB_LOGS,
+    JOBS,
+    PROCESS_INSTANCES,
+    SUBSCRIPTIONS,
+    TASKS,
+    EntityTable,
+)
+from safepoint.persistence.variables import deserialize
+
+E = TypeVar("E")
+
+Condition = ColumnElement[bool]
+
+
+def find(
+    connection: Connection,
+    rows: EntityTable[E],
+    conditions: list[Condition],
+    order_by: tuple[str, ...] = ("created_at", "id"),
+) -> list[E]:
+    """The entities of ``rows`` meeting every condition, in ``order_by`` order."""
+    query: Select[Any] = select(rows.table).where(*conditions)
+    query = query.order_by(*(rows.table.c[name] for name in order_by))
+    return [rows.load(row) for row in connection.execute(query).mappings()]
+
+
+def find_one(connection: Connection, rows: EntityTable[E], entity_id: str) -> E | None:
+    """The entity of ``rows`` with ``entity_id``, or ``None``."""
+    row = (
+        connection.execute(select(rows.table).where(rows.table.c.id == entity_id))
+        .mappings()
+        .first()
+    )
+    return None if row is None else rows.load(row)
+
+
+def process_instances(
+    connection: Connection,
+    *,
+    process_definition_key: str | None,
+    business_key: str | None,
+    active: bool | None,
+) -> list[ProcessInstance]:
+    """Process instances matching every filter given, by start time."""
+    table = tables.process_instances
+    conditions: list[Condition] = []
+    if process_definition_key is not None:
+        conditions.append(table.c.process_definition_key == process_definition_key)
+    if business_key is not None:
+        conditions.append(table.c.business_key == business_key)
+    if active is not None:
+        is_active = table.c.state == ProcessInstanceState.ACTIVE
+        conditions.append(is_active if active else ~is_active)
+    return find(connection, PROCESS_INSTANCES, conditions, ("started_at", "id"))
+
+
+def jobs(
+    connection: Connection,
+    *,
+    process_instance_id: str | None,
+    with_exception: bool,
+    no_retries_left: bool,
+    executable_at: datetime | None,
+    job_definition_id: str | None,
+) -> list[Job]:
+    """Jobs matching every filter given, oldest first."""
+    table = tables.jobs
+    conditions: list[Condition] = []
+    if process_instance_id is not None:
+        conditions.append(table.c.process_instance_id == process_instance_id)
+    if with_exception:
+        conditions.append(table.c.exception_message.is_not(None))
+    if no_retries_left:
+        conditions.append(table.c.retries == 0)
+    if executable_at is not None:
+        conditions.append(table.c.retries > 0)
+        conditions.append(or_(table.c.due_at.is_(None), table.c.due_at <= executable_at))
+    if job_definition_id is not None:
+        conditions.append(table.c.job_definition_id == job_definition_id)
+    return find(connection, JOBS, conditions)
+
+
+def tasks(connection: Connection, process_instance_id: str | None) -> list[Task]:
+    """User tasks (of one instance if given), oldest first."""
+    table = tables.tasks
+    conditions: list[Condition] = []
+    if process_instance_id is not None:
+        conditions.append(table.c.process_instance_id == process_instance_id)
+    return find(connection, TASKS, conditions)
+
+
+def external_tasks(
+    connection: Connection, topic: str | None, process_instance_id: str | None
+) -> list[ExternalTask]:
+    """External tasks (on ``topic``, of one instance, if given), oldest first."""
+    table = tables.external_tasks
+    conditions: list[Condition] = []
+    if topic is not None:
+        conditions.append(table.c.topic == topic)
+    if process_instance_id is not None:
+        conditions.append(table.c.process_instance_id == process_instance_id)
+    return find(connection, EXTERNAL_TASKS, conditions)
+
+
+def subscriptions(
+    connection: Connection,
+    event_name: str,
+    *,
+    event_type: str,
+    business_key: str | None,
+    process_instance_id: str | None,
+) -> list[EventSubscription]:
+    """Subscriptions to ``event_name``, optionally of instances with ``business_key``."""
+    table = tables.event_subscriptions
+    conditions: list[Condition] = [
+        table.c.event_type == event_type,
+        table.c.event_name == event_name,
+    ]
+    if process_instance_id is not None:
+        conditions.append(table.c.process_instance_id == process_instance_id)
+    if business_key is not None:
+        instances = tables.process_instances
+        conditions.append(
+            table.c.process_instance_id.in_(
+                select(instances.c.id).where(instances.c.business_key == business_key)
+            )
+        )
+    return find(connection, SUBSCRIPTIONS, conditions)
+
+
+def incidents(
+    connection: Connection, process_instance_id: str | None, *, open_only: bool
+) -> list[Incident]:
+    """Incidents (of one instance if given; open ones only if asked), oldest first."""
+    table = tables.incidents
+    conditions: list[Condition] = []
+    if process_instance_id is not None:
+        conditions.append(table.c.process_instance_id == process_instance_id)
+    if open_only:
+        conditions.append(table.c.resolved_at.is_(None))
+    return find(connection, INCIDENTS, conditions)
+
+
+def historic_activity_instances(
+    connection: Connection, process_instance_id: str
+) -> list[HistoricActivityInstance]:
+    """Every activity instance of a process instance, in the order they started."""
+    table = tables.historic_activity_instances
+    return find(
+        connection,
+        ACTIVITY_INSTANCES,
+        [table.c.process_instance_id == process_instance_id],
+        ("ordinal", "id"),
+    )
+
+
+def job_logs(
+    connection: Connection, process_instance_id: str | None, job_id: str | None
+) -> list[JobLog]:
+    """Job log entries (of one instance, of one job, if given), in order."""
+    table = tables.job_logs
+    conditions: list[Condition] = []
+    if process_instance_id is not None:
+        conditions.append(table.c.process_instance_id == process_instance_id)
+    if job_id is not None:
+        conditions.append(table.c.job_id == job_id)
+    return find(connection, JOB_LOGS, conditions, ("process_instance_id", "ordinal", "id"))
+
+
+def variables(connection: Connection, process_instance_id: str, scope_id: str) -> dict[str, object]:
+    """The variables of one scope of a process instance, by name."""
+    table = tables.variables
+    result = connection.execute(
+        select(table.c.name, table.c.type_name, table.c.text_value)
+        .where(table.c.process_instance_id == process_instance_id, table.c.scope_id == scope_id)
+        .order_by(table.c.name)
+    )
+    return {name: deserialize(type_name, text) for name, type_name, text in result}
+
+
+def set_job_retries_by_job_definition(
+    connection: Connection, job_definition_id: str, retries: int
+) -> list[str]:
+    """Give every failed job (0 retries left) of a job definition ``retries`` retries.
+
+    As in Camunda, only jobs without retries are changed, their locks are released and
+    their incidents stay open. The revision of each affected instance is bumped, so a
+    transaction that loaded one of them before cannot overwrite the change.
+
+    Returns:
+        The ids of the affected process instances, sorted.
+
+    Raises:
+        BadUserRequest: ``retries`` is negative.
+    """
+    if retries < 0:
+        raise BadUserRequest("The number of job retries must be a non-negative Integer")
+    job_table = tables.jobs
+    result = connection.execute(
+        update(job_table)
+        .where(job_table.c.job_definition_id == job_definition_id, job_table.c.retries == 0)
+        .values(retries=retries, locked_by=None, lock_expires_at=None)
+        .returning(job_table.c.process_instance_id)
+    )
+    instance_ids = sorted(set(result.scalars()))
+    if instance_ids:
+        instance_table = tables.process_instances
+        connection.execute(
+            update(instance_table)
+            .where(instance_table.c.id.in_(instance_ids))
+            .values(revision=instance_table.c.revision + 1)
+        )
+    return instance_ids

@@ -1,0 +1,303 @@
+"""The unit of work: one database transaction and everything a command reads and writes.
+
+Every method returns core objects (never rows) and raises ``PersistenceError`` when the
+database fails or refuses; ``OptimisticLockError`` when another transaction saved the
+same process instance first.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
+
+from safepoint.core.deployments import Deployment, ProcessDefinition
+from safepoint.core.entities import (
+    EventSubscription,
+    ExternalTask,
+    HistoricActivityInstance,
+    Incident,
+    Job,
+    JobLog,
+    ProcessInstance,
+    Task,
+)
+from safepoint.core.state import InstanceState
+from safepoint.errors import PersistenceError
+from safepoint.persistence import definitions, instances, queries
+from safepoint.persistence.instances import Snapshot
+from safepoint.persistence.rows import EXTERNAL_TASKS, JOBS, PROCESS_INSTANCES, TASKS
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn SQLAlchemy's errors into ``PersistenceError``.
+
+    A ``ValueError`` raised while binding a parameter (a naive datetime) stays a
+    ``ValueError``: it is the caller's mistake, not the database's.
+    """
+    try:
+        yield
+    except StatementError as exc:
+        if not isinstance(exc, DBAPIError) and isinstance(exc.orig, ValueError):
+            raise exc.orig from None
+        raise PersistenceError(f"{type(exc.orig).__name__}: {exc.orig}") from exc
+    except SQLAlchemyError as exc:
+        raise PersistenceError(str(exc)) from exc
+
+
+def _translated(method: Callable[P, R]) -> Callable[P, R]:
+    """Run ``method`` under :func:`translate_errors`."""
+
+    @functools.wraps(method)
+    def translated(*args: P.args, **kwargs: P.kwargs) -> R:
+        with translate_errors():
+            return method(*args, **kwargs)
+
+    return translated
+
+
+class UnitOfWork:
+    """One connection and its open transaction; made by ``Store.unit_of_work()``.
+
+    Process instances loaded or inserted here are remembered, so that saving one writes
+    only what changed since. Keep a unit of work to one thread.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        """The underlying connection, for statements this class does not offer."""
+        self._snapshots: dict[int, Snapshot] = {}
+
+    # -- deployments ---------------------------------------------------------------------
+
+    @_translated
+    def add_deployment(self, deployment: Deployment, resources: Mapping[str, bytes]) -> None:
+        """Insert a deployment, its resources and its process definitions."""
+        definitions.add_deployment(self.connection, deployment, resources)
+
+    @_translated
+    def next_version(self, key: str) -> int:
+        """The version for a new definition of ``key``; locks ``key`` until the transaction ends."""
+        return definitions.next_version(self.connection, key)
+
+    @_translated
+    def deployment(self, deployment_id: str) -> Deployment | None:
+        """The deployment with this id (its definitions ordered by key), or ``None``."""
+        return definitions.deployment(self.connection, deployment_id)
+
+    @_translated
+    def deployments(self) -> list[Deployment]:
+        """Every deployment, oldest first."""
+        return definitions.all_deployments(self.connection)
+
+    @_translated
+    def delete_deployment(self, deployment_id: str) -> None:
+        """Delete a deployment with its resources and process definitions."""
+        definitions.delete_deployment(self.connection, deployment_id)
+
+    @_translated
+    def process_definition(self, definition_id: str) -> ProcessDefinition | None:
+        """The process definition with this id, or ``None``."""
+        return definitions.process_definition(self.connection, definition_id)
+
+    @_translated
+    def latest_process_definition(self, key: str) -> ProcessDefinition | None:
+        """The newest version of the process definition ``key``, or ``None``."""
+        return definitions.latest_process_definition(self.connection, key)
+
+    @_translated
+    def process_definitions(self, key: str | None = None) -> list[ProcessDefinition]:
+        """Every process definition (of ``key`` if given), by key and version."""
+        return definitions.process_definitions_of(self.connection, key)
+
+    @_translated
+    def resource(self, deployment_id: str, name: str) -> bytes | None:
+        """The content of a deployment's resource, or ``None``."""
+        return definitions.resource(self.connection, deployment_id, name)
+
+    # -- one process instance ------------------------------------------------------------
+
+    @_translated
+    def insert_instance(self, state: InstanceState) -> None:
+        """Insert a new process instance with everything in ``state``."""
+        self._snapshots[id(state)] = instances.insert_instance(self.connection, state)
+
+    @_translated
+    def load_instance(
+        self, process_instance_id: str, *, lock: bool = False
+    ) -> InstanceState | None:
+        """Load a process instance's runtime state, or ``None`` if there is none.
+
+        The state holds the executions, variables (deserialized), jobs, tasks, external
+        tasks, subscriptions, the *open* incidents and the *open* historic activity
+        instances; ``job_logs`` starts empty. ``lock=True`` locks the instance row until
+        the transaction ends (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite has no row
+        locks and ignores it).
+        """
+        snapshot = instances.load_instance(self.connection, process_instance_id, lock=lock)
+        if snapshot is None:
+            return None
+        self._snapshots[id(snapshot.state)] = snapshot
+        return snapshot.state
+
+    @_translated
+    def save_instance(self, state: InstanceState) -> None:
+        """Write what changed in ``state`` since it was loaded, inserted or last saved.
+
+        New entities are inserted, changed ones updated; executions, jobs, tasks, external
+        tasks, subscriptions and variables missing from ``state`` are deleted (historic
+        activity instances and incidents never are); new ``job_logs`` entries are added.
+        The instance's revision goes up by one, in the database and in ``state``.
+
+        Raises:
+            OptimisticLockError: another transaction saved this instance first.
+            ValueError: ``state`` was not loaded or inserted in this unit of work.
+        """
+        snapshot = self._snapshots.get(id(state))
+        if snapshot is None or snapshot.state is not state:
+            raise ValueError(
+                f"process instance {state.id} was not loaded or inserted in this unit of work"
+            )
+        instances.save_instance(self.connection, snapshot)
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    @_translated
+    def process_instance(self, process_instance_id: str) -> ProcessInstance | None:
+        """The process instance with this id, or ``None``."""
+        return queries.find_one(self.connection, PROCESS_INSTANCES, process_instance_id)
+
+    @_translated
+    def process_instances(
+        self,
+        *,
+        process_definition_key: str | None = None,
+        business_key: str | None = None,
+        active: bool | None = None,
+    ) -> list[ProcessInstance]:
+        """Process instances matching every filter given, by start time then id."""
+        return queries.process_instances(
+            self.connection,
+            process_definition_key=process_definition_key,
+            business_key=business_key,
+            active=active,
+        )
+
+    @_translated
+    def job(self, job_id: str) -> Job | None:
+        """The job with this id, or ``None``."""
+        return queries.find_one(self.connection, JOBS, job_id)
+
+    @_translated
+    def jobs(
+        self,
+        *,
+        process_instance_id: str | None = None,
+        with_exception: bool = False,
+        no_retries_left: bool = False,
+        executable_at: datetime | None = None,
+        job_definition_id: str | None = None,
+    ) -> list[Job]:
+        """Jobs matching every filter given, by creation time then id.
+
+        ``executable_at``: only jobs with retries left that are due by then (or have no
+        due time).
+        """
+        return queries.jobs(
+            self.connection,
+            process_instance_id=process_instance_id,
+            with_exception=with_exception,
+            no_retries_left=no_retries_left,
+            executable_at=executable_at,
+            job_definition_id=job_definition_id,
+        )
+
+    @_translated
+    def task(self, task_id: str) -> Task | None:
+        """The user task with this id, or ``None``."""
+        return queries.find_one(self.connection, TASKS, task_id)
+
+    @_translated
+    def tasks(self, process_instance_id: str | None = None) -> list[Task]:
+        """User tasks (of one process instance if given), by creation time then id."""
+        return queries.tasks(self.connection, process_instance_id)
+
+    @_translated
+    def external_task(self, external_task_id: str) -> ExternalTask | None:
+        """The external task with this id, or ``None``."""
+        return queries.find_one(self.connection, EXTERNAL_TASKS, external_task_id)
+
+    @_translated
+    def external_tasks(
+        self, topic: str | None = None, process_instance_id: str | None = None
+    ) -> list[ExternalTask]:
+        """External tasks matching every filter given, by creation time then id."""
+        return queries.external_tasks(self.connection, topic, process_instance_id)
+
+    @_translated
+    def subscriptions(
+        self,
+        event_name: str,
+        *,
+        event_type: str = "message",
+        business_key: str | None = None,
+        process_instance_id: str | None = None,
+    ) -> list[EventSubscription]:
+        """Subscriptions to an event, optionally of instances with ``business_key``."""
+        return queries.subscriptions(
+            self.connection,
+            event_name,
+            event_type=event_type,
+            business_key=business_key,
+            process_instance_id=process_instance_id,
+        )
+
+    @_translated
+    def incidents(
+        self, process_instance_id: str | None = None, *, open_only: bool = True
+    ) -> list[Incident]:
+        """Incidents (of one instance if given; open ones only by default), oldest first."""
+        return queries.incidents(self.connection, process_instance_id, open_only=open_only)
+
+    @_translated
+    def historic_activity_instances(
+        self, process_instance_id: str
+    ) -> list[HistoricActivityInstance]:
+        """Every activity instance of a process instance, open or ended, by ordinal."""
+        return queries.historic_activity_instances(self.connection, process_instance_id)
+
+    @_translated
+    def job_logs(
+        self, process_instance_id: str | None = None, job_id: str | None = None
+    ) -> list[JobLog]:
+        """Job log entries matching every filter given, by instance then ordinal."""
+        return queries.job_logs(self.connection, process_instance_id, job_id)
+
+    @_translated
+    def variables(self, process_instance_id: str, scope_id: str | None = None) -> dict[str, object]:
+        """The variables of one scope (the process instance's by default), by name."""
+        return queries.variables(
+            self.connection, process_instance_id, scope_id or process_instance_id
+        )
+
+    # -- bulk changes ----------------------------------------------------------------------
+
+    @_translated
+    def set_job_retries_by_job_definition(self, job_definition_id: str, retries: int) -> list[str]:
+        """Give the failed jobs (0 retries) of a job definition ``retries`` retries.
+
+        Camunda's ``setJobRetriesByJobDefinitionId``: incidents stay open. Returns the
+        ids of the affected process instances, whose revisions are bumped.
+        """
+        return queries.set_job_retries_by_job_definition(
+            self.connection, job_definition_id, retries
+        )
