@@ -1,6 +1,9 @@
 """The embedded engine: Safepoint's core on a database, driven from Python step by step.
 
-Every method is one transaction. Jobs are not run in the background: call
+Every method is one transaction. Commands use optimistic locking, as Camunda does: two
+commands changing one process instance at the same time make the later one fail with
+:class:`~safepoint.errors.OptimisticLockError` (retry it). An exclusive job locks its
+process instance row instead, so exclusive jobs of one instance never overlap. Jobs are not run in the background: call
 :meth:`Engine.execute_job` or :meth:`Engine.execute_available_jobs`, which do exactly
 what the job executor does (run the job; on failure roll back, then record the
 failure, retries, due date and incident in a new transaction).
@@ -74,7 +77,7 @@ class Engine:
         self._store = Store(database_url)
         if migrate:
             self._store.migrate()
-        self.delegates: DelegateRegistry = dict(delegates or {})
+        self.delegates: dict[str, object] = dict(delegates or {})
         self._clock = clock
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self.config = config or EngineConfig()
@@ -122,7 +125,7 @@ class Engine:
 
     def _command(self, process_instance_id: str, command: Callable[[CommandContext], None]) -> None:
         with self._uow() as uow:
-            state = self._load(uow, process_instance_id, lock=True)
+            state = self._load(uow, process_instance_id, lock=False)
             command(self._context(uow, state))
             uow.save_instance(state)
 
@@ -266,7 +269,7 @@ class Engine:
             task = uow.task(task_id)
             if task is None:
                 raise NotFound("task", task_id)
-            state = self._load(uow, task.process_instance_id, lock=True)
+            state = self._load(uow, task.process_instance_id, lock=False)
             runtime.complete_task(self._context(uow, state), task_id, variables)
             uow.save_instance(state)
 
@@ -285,7 +288,7 @@ class Engine:
             task = uow.external_task(external_task_id)
             if task is None:
                 raise NotFound("external task", external_task_id)
-            state = self._load(uow, task.process_instance_id, lock=True)
+            state = self._load(uow, task.process_instance_id, lock=False)
             runtime.complete_external_task(self._context(uow, state), external_task_id, variables)
             uow.save_instance(state)
 
@@ -303,7 +306,7 @@ class Engine:
         with self._uow() as uow:
             matches = uow.subscriptions(name, business_key=business_key)
             subscription = _single_match(name, matches)
-            state = self._load(uow, subscription.process_instance_id, lock=True)
+            state = self._load(uow, subscription.process_instance_id, lock=False)
             runtime.correlate(self._context(uow, state), subscription.id, variables)
             uow.save_instance(state)
 
@@ -348,7 +351,7 @@ class Engine:
                 if job is None:
                     raise NotFound("job", job_id)
                 process_instance_id = job.process_instance_id
-                state = self._load(uow, process_instance_id, lock=True)
+                state = self._load(uow, process_instance_id, lock=job.exclusive)
                 ctx = self._context(uow, state)
                 runtime.execute_job(ctx, job_id)
                 uow.save_instance(state)

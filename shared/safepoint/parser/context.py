@@ -9,7 +9,7 @@ from lxml import etree
 from safepoint import el
 from safepoint.errors import ExpressionError, Problem
 from safepoint.model import Message
-from safepoint.parser.xml import BPMN_NS, CAMUNDA_NS, local_name, namespace_of
+from safepoint.parser.xml import BPMN_NS, CAMUNDA_NS, line_of, local_name, namespace_of
 
 _BOOLEANS = {"true": True, "false": False}
 
@@ -98,7 +98,8 @@ class ParseContext:
             el.compile_expression(text)
         except ExpressionError as exc:
             at = f" at position {exc.position}" if exc.position is not None else ""
-            self.problem(f"invalid expression in {what} {text!r}: {exc.reason}{at}", element, element_id)
+            message = f"invalid expression in {what} {text!r}: {exc.reason}{at}"
+            self.problem(message, element, element_id)
 
 
 def qualified(name: str) -> str:

@@ -8,7 +8,7 @@ from safepoint.errors import BpmnParseError
 from safepoint.model import Definitions, Message, Process
 from safepoint.parser.context import ParseContext
 from safepoint.parser.scope import parse_process
-from safepoint.parser.xml import BPMN_NS, BPMNDI_NS, bpmn, children, namespace_of
+from safepoint.parser.xml import BPMN_NS, BPMNDI_NS, bpmn, children, line_of, namespace_of
 
 IGNORED_DEFINITIONS_CHILDREN = frozenset(
     bpmn(name)
@@ -83,8 +83,9 @@ def _check_unique_ids(root: etree._Element, ctx: ParseContext) -> None:
         if element_id is None:
             continue
         if element_id in first_lines:
-            ctx.problem(f"the id {element_id!r} is already used on line {first_lines[element_id]}",
-                        element)
+            ctx.problem(
+                f"the id {element_id!r} is already used on line {first_lines[element_id]}", element
+            )
         else:
             first_lines[element_id] = line_of(element)
 

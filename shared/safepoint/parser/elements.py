@@ -127,43 +127,48 @@ def _message_name(element: etree._Element, ctx: ParseContext, node_id: str) -> s
     return message.name
 
 
-def _start_event(element: etree._Element, ctx: ParseContext, node_id: str, scope_id: str) -> StartEvent:
+def _start_event(
+    element: etree._Element, ctx: ParseContext, node_id: str, scope_id: str
+) -> StartEvent | None:
+    """A none start event; a start event with an event definition is refused."""
     common = common_fields(element, ctx, node_id, scope_id, also_accepted=FORM_EXTENSIONS)
-    for definition in _event_definitions(element):
-        ctx.unsupported(definition, node_id)
     _refuse_input_output(common, element, ctx)
-    return StartEvent(**common)
-
-
-def _end_event(element: etree._Element, ctx: ParseContext, node_id: str, scope_id: str) -> EndEvent:
-    common = common_fields(element, ctx, node_id, scope_id)
     definitions = _event_definitions(element)
-    if len(definitions) > 1:
-        ctx.problem("an end event may have at most one event definition", element)
-    terminate = False
     for definition in definitions:
-        if definition.tag == bpmn("terminateEventDefinition"):
-            terminate = True
-        else:
-            ctx.unsupported(definition, node_id)
+        ctx.unsupported(definition, node_id)
+    return None if definitions else StartEvent(**common)
+
+
+def _end_event(
+    element: etree._Element, ctx: ParseContext, node_id: str, scope_id: str
+) -> EndEvent | None:
+    """A none or terminate end event; other event definitions are refused."""
+    common = common_fields(element, ctx, node_id, scope_id)
     _refuse_input_output(common, element, ctx, outputs_only=True)
-    return EndEvent(**common, terminate=terminate)
+    definitions = _event_definitions(element)
+    refused = [d for d in definitions if d.tag != bpmn("terminateEventDefinition")]
+    for definition in refused:
+        ctx.unsupported(definition, node_id)
+    if len(definitions) > 1 and not refused:
+        ctx.problem("an end event may have at most one event definition", element)
+    if refused:
+        return None
+    return EndEvent(**common, terminate=bool(definitions))
 
 
 def _intermediate_catch_event(
     element: etree._Element, ctx: ParseContext, node_id: str, scope_id: str
-) -> IntermediateCatchEvent:
+) -> IntermediateCatchEvent | None:
+    """A message catch event; timer, signal and other catch events are refused."""
     common = common_fields(element, ctx, node_id, scope_id)
     definitions = _event_definitions(element)
-    message_name = ""
-    if not definitions:
-        ctx.problem("an intermediate catch event needs a messageEventDefinition", element)
-    elif len(definitions) > 1:
-        ctx.problem("an intermediate catch event may have only one event definition", element)
-    elif definitions[0].tag != bpmn("messageEventDefinition"):
+    if len(definitions) != 1:
+        ctx.problem("an intermediate catch event needs one messageEventDefinition", element)
+        return None
+    if definitions[0].tag != bpmn("messageEventDefinition"):
         ctx.unsupported(definitions[0], node_id)
-    else:
-        message_name = _message_name(definitions[0], ctx, node_id)
+        return None
+    message_name = _message_name(definitions[0], ctx, node_id)
     return IntermediateCatchEvent(**common, message_name=message_name)
 
 
@@ -196,7 +201,7 @@ def _service_task(
             if not topic:
                 ctx.problem("an external task needs a camunda:topic", element)
             ctx.expression(topic, element, "camunda:topic")
-        if any(element.get(attribute) is not None for attribute in IMPLEMENTATION_ATTRIBUTES.values()):
+        if any(element.get(name) is not None for name in IMPLEMENTATION_ATTRIBUTES.values()):
             ctx.problem(
                 "an external task (camunda:type) cannot also have camunda:class, "
                 "camunda:delegateExpression or camunda:expression",

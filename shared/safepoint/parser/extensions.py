@@ -26,6 +26,7 @@ from safepoint.parser.xml import (
     bpmn,
     camunda,
     children,
+    line_of,
     namespace_of,
     text_of,
 )
@@ -244,7 +245,7 @@ def parse_implementation(
         ctx.problem(f"{qualified(attributes[kind])} of the {what} is empty", element, owner_id)
         return None
     if kind is not ImplementationKind.CLASS:
-        ctx.expression(value, element, qualified(attributes[kind]), owner_id)
+        ctx.expression(value, element, f"{qualified(attributes[kind])} of the {what}", owner_id)
     return Implementation(kind, value)
 
 
@@ -285,9 +286,7 @@ def _parameter_value(
     return _nested_value(nested[0], ctx, owner_id, label)
 
 
-def _nested_value(
-    element: etree._Element, ctx: ParseContext, owner_id: str, label: str
-) -> IoValue:
+def _nested_value(element: etree._Element, ctx: ParseContext, owner_id: str, label: str) -> IoValue:
     """A ``camunda:list``, ``camunda:map`` or ``camunda:value`` (scripts are refused)."""
     if element.tag == camunda("list"):
         items = children(element)

@@ -27,7 +27,7 @@ from safepoint.parser.extensions import (
     parse_listener,
 )
 from safepoint.parser.validation import validate_process
-from safepoint.parser.xml import BPMN_NS, XSI_NS, bpmn, camunda, children, text_of
+from safepoint.parser.xml import BPMN_NS, XSI_NS, bpmn, camunda, children, line_of, text_of
 
 IGNORED_SCOPE_CHILDREN = IGNORED_NODE_CHILDREN | frozenset(
     bpmn(name)
@@ -168,7 +168,12 @@ def _parse_flow(element: etree._Element, scope_id: str, ctx: ParseContext) -> _R
 
 
 def _condition(element: etree._Element, ctx: ParseContext, flow_id: str | None) -> str | None:
-    """The text of a ``conditionExpression``: an expression, not a script."""
+    """The text of a ``conditionExpression``: an expression, not a script.
+
+    A refused condition still counts as a condition, so that the gateway checks do not
+    report the same flow a second time.
+    """
+    text = text_of(element)
     xsi_type = element.get(f"{{{XSI_NS}}}type")
     if xsi_type is not None and not _is_formal_expression_type(element, xsi_type):
         message = f"xsi:type {xsi_type!r} is not supported (only bpmn:tFormalExpression)"
@@ -177,21 +182,18 @@ def _condition(element: etree._Element, ctx: ParseContext, flow_id: str | None) 
     if language is not None and language.strip().lower() not in _EXPRESSION_LANGUAGES:
         message = f"conditions in language {language!r} (scripts) are not supported"
         ctx.problem(message, element, flow_id)
-        return None
-    if element.get(camunda("resource")) is not None:
+    elif element.get(camunda("resource")) is not None:
         message = "conditions from a camunda:resource (scripts) are not supported"
         ctx.problem(message, element, flow_id)
-        return None
-    text = text_of(element)
-    if not text:
+    elif not text:
         ctx.problem("the conditionExpression is empty", element, flow_id)
         return None
-    if not text.startswith(("${", "#{")) or not text.endswith("}"):
+    elif not text.startswith(("${", "#{")) or not text.endswith("}"):
         message = f"the condition {text!r} is not an expression like ${{...}}"
         ctx.problem(message, element, flow_id)
-        return None
-    ctx.expression(text, element, "the condition", flow_id)
-    return text
+    else:
+        ctx.expression(text, element, "the condition", flow_id)
+    return text or None
 
 
 def _is_formal_expression_type(element: etree._Element, xsi_type: str) -> bool:

@@ -18,11 +18,17 @@ def validate_process(process: Process, ctx: ParseContext) -> None:
     _check_start_events(process, ctx)
     for node in process.flow_nodes.values():
         if isinstance(node, StartEvent) and node.incoming:
-            ctx.report("a start event cannot have incoming sequence flows",
-                       line=node.line, element_id=node.id)
+            ctx.report(
+                "a start event cannot have incoming sequence flows",
+                line=node.line,
+                element_id=node.id,
+            )
         elif isinstance(node, EndEvent) and node.outgoing:
-            ctx.report("an end event cannot have outgoing sequence flows",
-                       line=node.line, element_id=node.id)
+            ctx.report(
+                "an end event cannot have outgoing sequence flows",
+                line=node.line,
+                element_id=node.id,
+            )
         elif isinstance(node, ExclusiveGateway | InclusiveGateway):
             _check_default_flow(process, node, ctx)
             if isinstance(node, ExclusiveGateway):
@@ -58,14 +64,22 @@ def _check_default_flow(
     if default is None:
         return
     if default not in gateway.outgoing:
-        ctx.report(f"the default flow {default!r} is not an outgoing sequence flow of the gateway",
-                   line=gateway.line, element_id=gateway.id)
+        ctx.report(
+            f"the default flow {default!r} is not an outgoing sequence flow of the gateway",
+            line=gateway.line,
+            element_id=gateway.id,
+        )
     elif (flow := process.flow(default)).condition is not None:
-        ctx.report(f"the default flow of gateway {gateway.id!r} cannot have a condition",
-                   line=flow.line, element_id=ctx.written_id(flow.id))
+        ctx.report(
+            f"the default flow of gateway {gateway.id!r} cannot have a condition",
+            line=flow.line,
+            element_id=ctx.written_id(flow.id),
+        )
 
 
-def _check_exclusive_gateway(process: Process, gateway: ExclusiveGateway, ctx: ParseContext) -> None:
+def _check_exclusive_gateway(
+    process: Process, gateway: ExclusiveGateway, ctx: ParseContext
+) -> None:
     """Camunda's rules for the flows of an exclusive gateway (``validateExclusiveGateway``).
 
     A gateway needs an outgoing flow; a single one has no condition; with a default flow,
@@ -73,19 +87,29 @@ def _check_exclusive_gateway(process: Process, gateway: ExclusiveGateway, ctx: P
     """
     flows = process.outgoing(gateway)
     if not flows:
-        ctx.report("an exclusive gateway needs an outgoing sequence flow",
-                   line=gateway.line, element_id=gateway.id)
+        ctx.report(
+            "an exclusive gateway needs an outgoing sequence flow",
+            line=gateway.line,
+            element_id=gateway.id,
+        )
         return
     if len(flows) == 1:
         if flows[0].condition is not None:
-            ctx.report(f"the only outgoing sequence flow of exclusive gateway {gateway.id!r} "
-                       "cannot have a condition", line=flows[0].line,
-                       element_id=ctx.written_id(flows[0].id))
+            ctx.report(
+                f"the only outgoing sequence flow of exclusive gateway {gateway.id!r} "
+                "cannot have a condition",
+                line=flows[0].line,
+                element_id=ctx.written_id(flows[0].id),
+            )
         return
     unconditional = [
         flow for flow in flows if flow.condition is None and flow.id != gateway.default_flow
     ]
     if len(unconditional) > 1 or (unconditional and gateway.default_flow is not None):
         for flow in unconditional:
-            ctx.report(f"the sequence flow out of exclusive gateway {gateway.id!r} has no "
-                       "condition and is not its default flow", line=flow.line, element_id=ctx.written_id(flow.id))
+            ctx.report(
+                f"the sequence flow out of exclusive gateway {gateway.id!r} has no "
+                "condition and is not its default flow",
+                line=flow.line,
+                element_id=ctx.written_id(flow.id),
+            )

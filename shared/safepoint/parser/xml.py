@@ -67,7 +67,7 @@ def _as_line(value: object) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
-def _parser() -> etree.XMLParser:
+def hardened_parser() -> etree.XMLParser:
     """A new parser that resolves nothing, loads nothing and fetches nothing."""
     return etree.XMLParser(
         encoding="utf-8",
@@ -117,7 +117,7 @@ def read_document(xml: bytes, *, resource_name: str, max_bytes: int) -> etree._E
     if doctype_at is not None:
         raise refuse("DOCTYPE declarations are not allowed", text.count("\n", 0, doctype_at) + 1)
     try:
-        root = etree.fromstring(xml, _parser())
+        root = etree.fromstring(xml, hardened_parser())
     except etree.XMLSyntaxError as exc:
         message = _SYNTAX_ERROR_POSITION.sub("", exc.msg or str(exc))
         offset = exc.offset

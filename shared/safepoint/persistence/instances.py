@@ -170,6 +170,7 @@ def save_instance(connection: Connection, snapshot: Snapshot) -> None:
         OptimisticLockError: another transaction saved the instance since it was loaded.
     """
     state = snapshot.state
+    variables = _serialized_variables(state)  # first: a refused value writes nothing
     instance_table = tables.process_instances
     values = {
         name: value
@@ -185,17 +186,21 @@ def save_instance(connection: Connection, snapshot: Snapshot) -> None:
         raise OptimisticLockError(
             f"process instance {state.id} was updated by another transaction concurrently"
         )
+    entities: dict[str, dict[str, RowSnapshot]] = {}
     for collection in _COLLECTIONS:
-        snapshot.entities[collection.attribute] = _save_collection(
+        entities[collection.attribute] = _save_collection(
             connection,
             state.id,
             collection,
             snapshot.entities[collection.attribute],
             getattr(state, collection.attribute),
         )
-    snapshot.variables = _save_variables(connection, state, snapshot.variables)
+    _save_variables(connection, state.id, snapshot.variables, variables)
     new_logs = [log for log in state.job_logs if log.id not in snapshot.job_log_ids]
     _insert(connection, JOB_LOGS, new_logs)
+    # Only now that every statement succeeded does the snapshot move on.
+    snapshot.entities = entities
+    snapshot.variables = variables
     snapshot.job_log_ids.update(log.id for log in new_logs)
     snapshot.revision += 1
     state.instance.revision = snapshot.revision
@@ -236,13 +241,21 @@ def _save_collection(
 
 
 def _save_variables(
-    connection: Connection, state: InstanceState, old: dict[VariableKey, tuple[str, str]]
-) -> dict[VariableKey, tuple[str, str]]:
-    """Write the variables whose serialized text changed; return the new texts."""
-    new = _serialized_variables(state)
-    _insert_variables(connection, state.id, new, [key for key in new if key not in old])
+    connection: Connection,
+    process_instance_id: str,
+    old: dict[VariableKey, tuple[str, str]],
+    new: dict[VariableKey, tuple[str, str]],
+) -> None:
+    """Write the variables whose serialized text changed from ``old`` to ``new``."""
+    _insert_variables(connection, process_instance_id, new, [key for key in new if key not in old])
     changed = [
-        {"_pi": state.id, "_scope": scope, "_name": name, "_type": type_name, "_text": text}
+        {
+            "_pi": process_instance_id,
+            "_scope": scope,
+            "_name": name,
+            "_type": type_name,
+            "_text": text,
+        }
         for (scope, name), (type_name, text) in new.items()
         if (scope, name) in old and old[(scope, name)] != (type_name, text)
     ]
@@ -252,9 +265,8 @@ def _save_variables(
     if gone:
         connection.execute(
             _DELETE_VARIABLE,
-            [{"_pi": state.id, "_scope": scope, "_name": name} for scope, name in gone],
+            [{"_pi": process_instance_id, "_scope": scope, "_name": name} for scope, name in gone],
         )
-    return new
 
 
 def _serialized_variables(state: InstanceState) -> dict[VariableKey, tuple[str, str]]:

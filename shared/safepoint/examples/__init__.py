@@ -1,0 +1,1 @@
+"""BPMN examples that ship with Safepoint (package data)."""

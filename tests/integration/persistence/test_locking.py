@@ -1,0 +1,96 @@
+import threading
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import text
+
+from safepoint.core.state import InstanceState
+from safepoint.errors import OptimisticLockError, PersistenceError
+from safepoint.persistence.store import Store
+
+NewState = Callable[..., InstanceState]
+
+CAMUNDA_WORDING = "process instance pi-1 was updated by another transaction concurrently"
+
+
+def test_the_second_of_two_concurrent_saves_fails_and_changes_nothing(
+    store: Store, new_state: NewState
+) -> None:
+    with store.unit_of_work() as uow:
+        uow.insert_instance(new_state("pi-1"))
+
+    with pytest.raises(OptimisticLockError) as raised:
+        with store.unit_of_work() as late:
+            stale = late.load_instance("pi-1")
+            assert stale is not None
+            with store.unit_of_work() as early:
+                fresh = early.load_instance("pi-1")
+                assert fresh is not None
+                fresh.jobs["pi-1-job-1"].retries = 2
+                early.save_instance(fresh)
+            stale.jobs["pi-1-job-1"].retries = 0
+            stale.variables["pi-1"]["amount"] = 99
+            late.save_instance(stale)
+
+    assert str(raised.value) == CAMUNDA_WORDING
+    with store.unit_of_work() as uow:
+        job = uow.job("pi-1-job-1")
+        instance = uow.process_instance("pi-1")
+        assert job is not None and job.retries == 2
+        assert instance is not None and instance.revision == 2
+        assert uow.variables("pi-1")["amount"] == 10
+
+    with store.unit_of_work() as retry:  # the command, run again, succeeds
+        again = retry.load_instance("pi-1")
+        assert again is not None
+        again.variables["pi-1"]["amount"] = 99
+        retry.save_instance(again)
+        assert again.instance.revision == 3
+
+
+def test_concurrent_saves_from_threads_let_exactly_one_win(
+    store: Store, new_state: NewState
+) -> None:
+    with store.unit_of_work() as uow:
+        uow.insert_instance(new_state("pi-1"))
+    loaded = threading.Barrier(2, timeout=10)
+    outcomes: list[str] = []
+
+    def command(amount: int) -> None:
+        try:
+            with store.unit_of_work() as uow:
+                state = uow.load_instance("pi-1")
+                assert state is not None
+                loaded.wait()  # both have read revision 1 before either writes
+                state.variables["pi-1"]["amount"] = amount
+                uow.save_instance(state)
+            outcomes.append("saved")
+        except OptimisticLockError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=command, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert sorted(outcomes) == ["conflict", "saved"]
+    with store.unit_of_work() as uow:
+        instance = uow.process_instance("pi-1")
+        assert instance is not None and instance.revision == 2
+
+
+def test_loading_with_lock_blocks_another_locking_load_on_postgresql(
+    store: Store, new_state: NewState, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no row locks: lock=True is ignored there")
+    with store.unit_of_work() as uow:
+        uow.insert_instance(new_state("pi-1"))
+
+    with store.unit_of_work() as holder:
+        assert holder.load_instance("pi-1", lock=True) is not None
+        with pytest.raises(PersistenceError, match="lock timeout"), store.unit_of_work() as other:
+            other.connection.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            assert other.load_instance("pi-1") is not None  # a plain read does not wait
+            other.load_instance("pi-1", lock=True)
