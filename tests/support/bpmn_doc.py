@@ -34,8 +34,13 @@ def process(process_id: str, *elements: str, listeners: str = "", attrs: str = "
     )
 
 
-def flow(source: str, target: str, flow_id: str | None = None, condition: str | None = None,
-         listeners: str = "") -> str:
+def flow(
+    source: str,
+    target: str,
+    flow_id: str | None = None,
+    condition: str | None = None,
+    listeners: str = "",
+) -> str:
     """A sequence flow; the id defaults to ``source_target``."""
     flow_id = flow_id or f"{source}_{target}"
     inner = ""
@@ -57,11 +62,14 @@ def listener(event: str, delegate: str = "record") -> str:
     return f'<camunda:executionListener event="{event}" delegateExpression="${{{delegate}}}"/>'
 
 
-def element(tag: str, element_id: str, *, extensions: str = "", body: str = "",
-            **attrs: str) -> str:
+def element(
+    tag: str, element_id: str, *, extensions: str = "", body: str = "", **attrs: str
+) -> str:
     """Any flow node: ``element("serviceTask", "s", **{"camunda:asyncBefore": "true"})``."""
     rendered = " ".join(f'{name.replace("__", ":")}="{value}"' for name, value in attrs.items())
-    extension = f"<bpmn:extensionElements>{extensions}</bpmn:extensionElements>" if extensions else ""
+    extension = (
+        f"<bpmn:extensionElements>{extensions}</bpmn:extensionElements>" if extensions else ""
+    )
     return f'<bpmn:{tag} id="{element_id}" {rendered}>{extension}{body}</bpmn:{tag}>'
 
 
@@ -144,3 +152,14 @@ def sub_process(sub_process_id: str, *elements: str, extensions: str = "", **att
     return element(
         "subProcess", sub_process_id, extensions=extensions, body="\n".join(elements), **attrs
     )
+
+
+def class_listener(event: str, class_name: str) -> str:
+    """A ``camunda:executionListener`` naming ``class_name`` (e.g. one never registered)."""
+    return f'<camunda:executionListener event="{event}" class="{class_name}"/>'
+
+
+def chain(*element_ids: str) -> list[str]:
+    """Sequence flows joining ``element_ids`` one after the other (ids ``a_b``)."""
+    pairs = zip(element_ids, element_ids[1:], strict=False)
+    return [flow(source, target) for source, target in pairs]

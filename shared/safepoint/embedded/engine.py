@@ -2,8 +2,8 @@
 
 Every method is one transaction. Commands use optimistic locking, as Camunda does: two
 commands changing one process instance at the same time make the later one fail with
-:class:`~safepoint.errors.OptimisticLockError` (retry it). An exclusive job locks its
-process instance row instead, so exclusive jobs of one instance never overlap. Jobs are not run in the background: call
+``OptimisticLockError`` (retry it). An exclusive job locks its process instance row
+instead, so exclusive jobs of one instance never overlap. Jobs are not run in the background: call
 :meth:`Engine.execute_job` or :meth:`Engine.execute_available_jobs`, which do exactly
 what the job executor does (run the job; on failure roll back, then record the
 failure, retries, due date and incident in a new transaction).

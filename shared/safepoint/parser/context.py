@@ -45,7 +45,9 @@ class ParseContext:
     def report(self, message: str, *, line: int | None, element_id: str | None) -> None:
         """Record a problem at a known line (for checks that run on the built model)."""
         self.problems.append(
-            Problem(message, line=line, element_id=element_id, resource_name=self.resource_name)
+            Problem(
+                message, line=line, element_id=element_id or None, resource_name=self.resource_name
+            )
         )
 
     def local_ref(self, element: etree._Element, ref: str) -> str:

@@ -65,9 +65,9 @@ IGNORED_NODE_CHILDREN = frozenset(
 
 def parse_flow_node(element: etree._Element, ctx: ParseContext, scope_id: str) -> FlowNode | None:
     """Parse one flow-node element of a scope, or refuse it with a problem (then None)."""
-    parser = ELEMENT_PARSERS.get(element.tag)
-    if parser is None:
-        ctx.unsupported(element)
+    parser = ELEMENT_PARSERS.get(str(element.tag))
+    if parser is None:  # named by its own id, else by the enclosing scope's (loop markers)
+        ctx.unsupported(element, element.get("id") or scope_id)
         return None
     node_id = element.get("id")
     if not node_id:

@@ -86,17 +86,19 @@ def parse_process(element: etree._Element, ctx: ParseContext) -> Process | None:
                 listeners.append(listener)
         else:
             check_ignorable_extension(extension, ctx, process_id, _PROCESS_EXTENSIONS)
+    priority = job_priority(element, ctx, process_id)
     walk = _Walk(ctx)
     node_ids, start_ids = _walk_scope(element, process_id, walk)
+    flows = _connect(walk)  # also fills in each node's incoming and outgoing flows
     process = Process(
         id=process_id,
         name=element.get("name"),
         flow_nodes=walk.nodes,
-        sequence_flows=_connect(walk),
+        sequence_flows=flows,
         flow_node_ids=node_ids,
         start_event_ids=start_ids,
         listeners=tuple(listeners),
-        job_priority=job_priority(element, ctx, process_id),
+        job_priority=priority,
         history_time_to_live=element.get(camunda("historyTimeToLive")),
         line=line_of(element),
     )

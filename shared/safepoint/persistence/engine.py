@@ -34,7 +34,10 @@ def build_engine(url: str | URL, *, pool_size: int = 5, echo: bool = False) -> E
     """
     parsed = database_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_size=pool_size, pool_pre_ping=True, echo=echo)
+        # No pre-ping: it would cost a round trip per unit of work. After a database
+        # restart the first statement on a dead connection fails (the command is retried)
+        # and SQLAlchemy replaces every pooled connection.
+        return create_engine(parsed, pool_size=pool_size, echo=echo)
     if is_in_memory_sqlite(parsed):
         return create_engine(
             parsed,

@@ -41,40 +41,31 @@ class _Collection:
 
     rows: EntityTable[Any]
     attribute: str
-    deletable: bool
+    deletable: bool = True
     """Whether an entity missing from the state is deleted (history never is)."""
-    loaded: ColumnElement[bool] | None
-    """Which rows are loaded besides the instance's (``None``: all of them)."""
-    order_by: tuple[ColumnElement[Any], ...]
-
-
-def _by_created(table: Any) -> tuple[ColumnElement[Any], ...]:
-    return (table.c.created_at, table.c.id)
+    loaded: ColumnElement[bool] | None = None
+    """Which of the instance's rows are loaded (``None``: all of them)."""
+    order_by: tuple[str, ...] = ("created_at", "id")
 
 
 _COLLECTIONS = (
-    _Collection(
-        EXECUTIONS, "executions", True, None, (tables.executions.c.ordinal, tables.executions.c.id)
-    ),
-    _Collection(JOBS, "jobs", True, None, _by_created(tables.jobs)),
-    _Collection(TASKS, "tasks", True, None, _by_created(tables.tasks)),
-    _Collection(EXTERNAL_TASKS, "external_tasks", True, None, _by_created(tables.external_tasks)),
-    _Collection(
-        SUBSCRIPTIONS, "subscriptions", True, None, _by_created(tables.event_subscriptions)
-    ),
+    _Collection(EXECUTIONS, "executions", order_by=("ordinal", "id")),
+    _Collection(JOBS, "jobs"),
+    _Collection(TASKS, "tasks"),
+    _Collection(EXTERNAL_TASKS, "external_tasks"),
+    _Collection(SUBSCRIPTIONS, "subscriptions"),
     _Collection(
         INCIDENTS,
         "incidents",
-        False,
-        tables.incidents.c.resolved_at.is_(None),
-        _by_created(tables.incidents),
+        deletable=False,
+        loaded=tables.incidents.c.resolved_at.is_(None),
     ),
     _Collection(
         ACTIVITY_INSTANCES,
         "activity_instances",
-        False,
-        tables.historic_activity_instances.c.ended_at.is_(None),
-        (tables.historic_activity_instances.c.ordinal, tables.historic_activity_instances.c.id),
+        deletable=False,
+        loaded=tables.historic_activity_instances.c.ended_at.is_(None),
+        order_by=("ordinal", "id"),
     ),
 )
 
@@ -113,13 +104,13 @@ class Snapshot:
 
 def insert_instance(connection: Connection, state: InstanceState) -> Snapshot:
     """Insert every part of a new instance's ``state``; return its snapshot."""
+    variables = _serialized_variables(state)  # first: a refused value writes nothing
     connection.execute(insert(tables.process_instances), [PROCESS_INSTANCES.row(state.instance)])
     entities: dict[str, dict[str, RowSnapshot]] = {}
     for collection in _COLLECTIONS:
         objects = getattr(state, collection.attribute).values()
         _insert(connection, collection.rows, objects)
         entities[collection.attribute] = {o.id: collection.rows.snapshot(o) for o in objects}
-    variables = _serialized_variables(state)
     _insert_variables(connection, state.id, variables, variables.keys())
     _insert(connection, JOB_LOGS, state.job_logs)
     return Snapshot(
@@ -147,7 +138,8 @@ def load_instance(
             query = query.where(collection.loaded)
         loaded = getattr(state, collection.attribute)
         snapshots = entities[collection.attribute] = {}
-        for entity_row in connection.execute(query.order_by(*collection.order_by)).mappings():
+        query = query.order_by(*(rows.table.c[name] for name in collection.order_by))
+        for entity_row in connection.execute(query).mappings():
             entity = rows.load(entity_row)
             loaded[entity.id] = entity
             snapshots[entity.id] = rows.snapshot(entity)

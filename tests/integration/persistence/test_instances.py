@@ -199,13 +199,13 @@ def test_job_logs_are_appended_once_even_over_several_saves(
         )
 
     with store.unit_of_work() as uow:
-        state = uow.load_instance("pi-1")
-        assert state is not None
-        state.job_logs.append(log(1, JobLogEvent.FAILED))
-        uow.save_instance(state)
-        state.job_logs.append(log(2, JobLogEvent.SUCCESSFUL))
-        uow.save_instance(state)
-        assert state.instance.revision == 4
+        loaded = uow.load_instance("pi-1")
+        assert loaded is not None
+        loaded.job_logs.append(log(1, JobLogEvent.FAILED))
+        uow.save_instance(loaded)
+        loaded.job_logs.append(log(2, JobLogEvent.SUCCESSFUL))
+        uow.save_instance(loaded)
+        assert loaded.instance.revision == 4
 
     with store.unit_of_work() as uow:
         logs = uow.job_logs(job_id="pi-1-job-1")

@@ -1,6 +1,7 @@
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
+from typing import Protocol
 
 import pytest
 
@@ -10,6 +11,11 @@ from safepoint.errors import BadUserRequest, OptimisticLockError
 from safepoint.persistence.store import Store
 
 NewState = Callable[..., InstanceState]
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> str: ...
 
 
 @pytest.fixture
@@ -37,7 +43,7 @@ def three_instances(store: Store, new_state: NewState) -> list[InstanceState]:
     return states
 
 
-def ids(entities: list[object]) -> list[str]:
+def ids(entities: Sequence[HasId]) -> list[str]:
     return [entity.id for entity in entities]
 
 

@@ -14,7 +14,7 @@ NewState = Callable[..., InstanceState]
 
 AWARE = datetime(2026, 11, 24, 10, 15, 30, 250000, tzinfo=timezone(timedelta(hours=1)))
 
-TYPED_VALUES = [
+TYPED_VALUES: list[tuple[object, str]] = [
     (None, "Null"),
     (True, "Boolean"),
     (False, "Boolean"),

@@ -61,7 +61,9 @@ def test_process_attributes_and_listeners(process: Process) -> None:
     assert process.job_priority == "10"
     assert process.history_time_to_live == "P30D"
     assert process.listeners == (
-        ExecutionListener(ListenerEvent.START, Implementation(ImplementationKind.CLASS, "auditStart")),
+        ExecutionListener(
+            ListenerEvent.START, Implementation(ImplementationKind.CLASS, "auditStart")
+        ),
         ExecutionListener(
             ListenerEvent.END,
             Implementation(ImplementationKind.EXPRESSION, "${audit.end(execution)}"),

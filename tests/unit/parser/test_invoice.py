@@ -78,6 +78,8 @@ def test_every_node_and_flow_points_at_its_own_line() -> None:
     text = SHIPPED.read_text()
     lines = text.splitlines()
     process = parse_definitions(SHIPPED.read_bytes()).process("invoice")
-    for element in [*process.flow_nodes.values(), *process.sequence_flows.values()]:
-        assert element.line is not None
-        assert f'id="{element.id}"' in lines[element.line - 1]
+    located = [(node.id, node.line) for node in process.flow_nodes.values()]
+    located += [(flow.id, flow.line) for flow in process.sequence_flows.values()]
+    for element_id, line in located:
+        assert line is not None
+        assert f'id="{element_id}"' in lines[line - 1]

@@ -1,0 +1,428 @@
+"""Async continuations on gateways: joins, forks and decisions (scenarios 14-16, and combos).
+
+Rule 1.5 of the reference: asyncBefore on a join gives one job per arriving token; the
+join behaviour runs in each job and fires only when every token has arrived. asyncAfter
+on a join (not in the list): only the token that completes the join leaves it, with one
+job per outgoing flow.
+"""
+
+from __future__ import annotations
+
+from bpmn_doc import (
+    Recorder,
+    definitions,
+    element,
+    flow,
+    listener,
+    process,
+    set_variable_listener,
+    sub_process,
+)
+
+from safepoint import Engine, Job
+
+TAKE = "transition-notify-listener-take"
+
+
+def deploy(engine: Engine, *elements: str, **kwargs: str) -> None:
+    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements, **kwargs))})
+
+
+def configurations(jobs: list[Job]) -> list[tuple[str, str]]:
+    return sorted((job.activity_id, job.configuration) for job in jobs)
+
+
+def only_job(engine: Engine, instance_id: str) -> Job:
+    jobs = engine.jobs(instance_id)
+    assert len(jobs) == 1, jobs
+    return jobs[0]
+
+
+def fork_into(*branches: str) -> tuple[str, ...]:
+    """start → fork → one flow per branch id."""
+    return (
+        element("startEvent", "start"),
+        flow("start", "fork"),
+        element("parallelGateway", "fork"),
+        *(flow("fork", branch) for branch in branches),
+    )
+
+
+# --- scenario 14 -----------------------------------------------------------------------
+
+
+def test_async_parallel_join_gives_one_job_per_arriving_token(engine: Engine) -> None:
+    """Scenario 14: asyncBefore (legacy camunda:async) on a parallel join without outgoing flow.
+
+    Each token stops before the join with its own job, of the join's one job definition;
+    the instance ends only when both have run.
+    """
+    deploy(
+        engine,
+        *fork_into("Task_1", "Task_2"),
+        element("task", "Task_1"),
+        element("task", "Task_2"),
+        flow("Task_1", "parallelJoinEnd"),
+        flow("Task_2", "parallelJoinEnd"),
+        element("parallelGateway", "parallelJoinEnd", camunda__async="true"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+
+    jobs = engine.jobs(instance.id)
+    assert configurations(jobs) == [
+        ("parallelJoinEnd", "transition-create-scope"),
+        ("parallelJoinEnd", "transition-create-scope"),
+    ]
+    assert len({job.job_definition_id for job in jobs}) == 1
+    assert len({job.execution_id for job in jobs}) == 2
+    assert not engine.process_instance(instance.id).ended
+    tree = engine.activity_instance(instance.id)
+    assert [t.activity_id for t in tree.child_transition_instances] == [
+        "parallelJoinEnd",
+        "parallelJoinEnd",
+    ]
+
+    engine.execute_job(jobs[0].id)
+
+    assert not engine.process_instance(instance.id).ended
+    assert [j.id for j in engine.jobs(instance.id)] == [jobs[1].id]
+
+    engine.execute_job(jobs[1].id)
+
+    assert engine.process_instance(instance.id).ended
+    assert engine.jobs(instance.id) == []
+
+
+# --- scenario 15 -----------------------------------------------------------------------
+
+
+def test_async_join_after_a_user_task(engine: Engine) -> None:
+    """Scenario 15, adapted: asyncBefore join; one flow goes straight to it, one via a task.
+
+    Boundary timers are not supported, so the task has none. The straight token waits at
+    its job at once; completing the task gives the second job; both run, the instance ends.
+    """
+    deploy(
+        engine,
+        element("startEvent", "theStart"),
+        flow("theStart", "fork"),
+        element("parallelGateway", "fork"),
+        flow("fork", "join", "flow2"),
+        flow("fork", "scopeTask", "flow3"),
+        element("userTask", "scopeTask"),
+        flow("scopeTask", "join", "flow4"),
+        element("parallelGateway", "join", camunda__asyncBefore="true"),
+        flow("join", "theEnd"),
+        element("endEvent", "theEnd"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+
+    assert [t.activity_id for t in engine.tasks(instance.id)] == ["scopeTask"]
+    assert configurations(engine.jobs(instance.id)) == [("join", "transition-create-scope")]
+
+    engine.complete_task(engine.tasks(instance.id)[0].id)
+
+    jobs = engine.jobs(instance.id)
+    assert configurations(jobs) == [
+        ("join", "transition-create-scope"),
+        ("join", "transition-create-scope"),
+    ]
+    for job in jobs:
+        engine.execute_job(job.id)
+    assert engine.process_instance(instance.id).ended
+
+
+def test_async_join_after_a_scope_activity(engine: Engine) -> None:
+    """Scenario 15, adapted: the second token comes out of a scope (a sub-process, instead of
+    a task with a boundary timer). Still one job per token; the instance ends after both.
+    """
+    deploy(
+        engine,
+        element("startEvent", "theStart"),
+        flow("theStart", "fork"),
+        element("parallelGateway", "fork"),
+        flow("fork", "join", "flow2"),
+        flow("fork", "scope", "flow3"),
+        sub_process(
+            "scope",
+            element("startEvent", "scopeStart"),
+            flow("scopeStart", "scopeTask"),
+            element("userTask", "scopeTask"),
+            flow("scopeTask", "scopeEnd"),
+            element("endEvent", "scopeEnd"),
+        ),
+        flow("scope", "join", "flow4"),
+        element("parallelGateway", "join", camunda__asyncBefore="true"),
+        flow("join", "theEnd"),
+        element("endEvent", "theEnd"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+    assert len(engine.tasks(instance.id)) == 1
+    assert len(engine.jobs(instance.id)) == 1
+
+    engine.complete_task(engine.tasks(instance.id)[0].id)
+
+    jobs = engine.jobs(instance.id)
+    assert configurations(jobs) == [
+        ("join", "transition-create-scope"),
+        ("join", "transition-create-scope"),
+    ]
+    for job in jobs:
+        engine.execute_job(job.id)
+    assert engine.process_instance(instance.id).ended
+
+
+# --- scenario 16 -----------------------------------------------------------------------
+
+
+def test_async_inclusive_join_fires_once_for_two_tokens(engine: Engine) -> None:
+    """Scenario 16: asyncBefore on an inclusive join reached by 2 of 3 conditional flows.
+
+    Two tokens give two jobs; after all jobs have run there is exactly one user task.
+    """
+    deploy(
+        engine,
+        element("startEvent", "theStart"),
+        flow("theStart", "inclusiveGw", "flow1", condition="${input <= 1}"),
+        flow("theStart", "inclusiveGw", "flow2", condition="${input <= 2}"),
+        flow("theStart", "inclusiveGw", "flow3", condition="${input <= 3}"),
+        element("inclusiveGateway", "inclusiveGw", camunda__asyncBefore="true"),
+        flow("inclusiveGw", "theTask", "flow4"),
+        element("userTask", "theTask"),
+        flow("theTask", "theEnd", "flow5"),
+        element("endEvent", "theEnd"),
+    )
+    instance = engine.start_process_instance_by_key("p", {"input": 2})
+
+    assert configurations(engine.jobs(instance.id)) == [
+        ("inclusiveGw", "transition-create-scope"),
+        ("inclusiveGw", "transition-create-scope"),
+    ]
+    assert engine.tasks(instance.id) == []
+
+    engine.execute_available_jobs()
+
+    assert [t.activity_id for t in engine.tasks(instance.id)] == ["theTask"]
+    assert engine.jobs(instance.id) == []
+    engine.complete_task(engine.tasks(instance.id)[0].id)
+    assert engine.process_instance(instance.id).ended
+
+
+# --- combinations not in the list ------------------------------------------------------
+
+
+def test_async_before_and_after_on_a_parallel_join(engine: Engine) -> None:
+    """Rule 1.5 (not in the list): asyncBefore+asyncAfter on a parallel join.
+
+    One before-job per token; the first one only parks its token at the join; the second
+    fires the join, which stops at one after-job per outgoing flow.
+    """
+    deploy(
+        engine,
+        *fork_into("task1", "task2"),
+        element("task", "task1"),
+        element("task", "task2"),
+        flow("task1", "join"),
+        flow("task2", "join"),
+        element(
+            "parallelGateway",
+            "join",
+            extensions=set_variable_listener("end", "joinEnded"),
+            camunda__asyncBefore="true",
+            camunda__asyncAfter="true",
+        ),
+        flow("join", "after1", "out1"),
+        flow("join", "after2", "out2"),
+        element("userTask", "after1"),
+        element("userTask", "after2"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+    first, second = engine.jobs(instance.id)
+    assert {first.configuration, second.configuration} == {"transition-create-scope"}
+
+    engine.execute_job(first.id)
+
+    assert [j.id for j in engine.jobs(instance.id)] == [second.id]
+    assert "joinEnded" not in engine.variables(instance.id)
+
+    engine.execute_job(second.id)
+
+    after_jobs = engine.jobs(instance.id)
+    assert configurations(after_jobs) == [("join", f"{TAKE}$out1"), ("join", f"{TAKE}$out2")]
+    assert {job.job_definition_id for job in after_jobs} != {first.job_definition_id}
+    assert engine.variables(instance.id)["joinEnded"] is True
+    assert engine.tasks(instance.id) == []
+
+    for job in after_jobs:
+        engine.execute_job(job.id)
+
+    assert sorted(t.activity_id for t in engine.tasks(instance.id)) == ["after1", "after2"]
+    assert engine.jobs(instance.id) == []
+
+
+def test_async_before_and_after_on_a_parallel_join_with_one_outgoing_flow(
+    engine: Engine,
+) -> None:
+    """Rule 1.5 (not in the list): a firing join with asyncAfter and one flow: 1 after-job."""
+    deploy(
+        engine,
+        *fork_into("task1", "task2"),
+        element("task", "task1"),
+        element("task", "task2"),
+        flow("task1", "join"),
+        flow("task2", "join"),
+        element(
+            "parallelGateway", "join", camunda__asyncBefore="true", camunda__asyncAfter="true"
+        ),
+        flow("join", "after", "out"),
+        element("userTask", "after"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+    for job in engine.jobs(instance.id):
+        engine.execute_job(job.id)
+
+    after = only_job(engine, instance.id)
+    assert (after.activity_id, after.configuration) == ("join", f"{TAKE}$out")
+    # The joined token is gone: the tree is compacted back onto the process instance.
+    assert after.execution_id == instance.id
+    tree = engine.activity_instance(instance.id)
+    assert [t.activity_id for t in tree.child_transition_instances] == ["join"]
+    assert tree.child_activity_instances == []
+
+    engine.execute_job(after.id)
+    assert [t.activity_id for t in engine.tasks(instance.id)] == ["after"]
+
+
+def test_async_after_on_a_parallel_join_only_the_completing_token_leaves(
+    engine: Engine,
+) -> None:
+    """Rule 1.5 (not in the list): asyncAfter on a parallel join.
+
+    The first token waits at the join without a job; the token that completes the join
+    leaves it with one job per outgoing flow (not `activity-end` jobs).
+    """
+    deploy(
+        engine,
+        *fork_into("task1", "task2"),
+        element("userTask", "task1"),
+        element("userTask", "task2"),
+        flow("task1", "join"),
+        flow("task2", "join"),
+        element("parallelGateway", "join", camunda__asyncAfter="true"),
+        flow("join", "end1", "out1"),
+        flow("join", "end2", "out2"),
+        element("endEvent", "end1"),
+        element("endEvent", "end2"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+    task1 = next(t for t in engine.tasks(instance.id) if t.activity_id == "task1")
+    task2 = next(t for t in engine.tasks(instance.id) if t.activity_id == "task2")
+
+    engine.complete_task(task1.id)
+
+    assert engine.jobs(instance.id) == []
+    assert engine.active_activity_ids(instance.id) == ["task2"]
+
+    engine.complete_task(task2.id)
+
+    jobs = engine.jobs(instance.id)
+    assert configurations(jobs) == [("join", f"{TAKE}$out1"), ("join", f"{TAKE}$out2")]
+    assert not engine.process_instance(instance.id).ended
+
+    for job in jobs:
+        engine.execute_job(job.id)
+    assert engine.process_instance(instance.id).ended
+
+
+def test_async_join_job_waits_for_a_token_still_at_a_user_task(engine: Engine) -> None:
+    """Rule 1.5 (not in the list): an async join job whose token is first parks it (inactive);
+    the join fires synchronously later when the last token arrives through its own job.
+    """
+    deploy(
+        engine,
+        *fork_into("direct", "task"),
+        element("task", "direct"),
+        element("userTask", "task"),
+        flow("direct", "join"),
+        flow("task", "join"),
+        element("parallelGateway", "join", camunda__asyncBefore="true"),
+        flow("join", "after"),
+        element("userTask", "after"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+    engine.execute_job(only_job(engine, instance.id).id)
+
+    assert engine.jobs(instance.id) == []
+    assert engine.active_activity_ids(instance.id) == ["task"]
+
+    engine.complete_task(engine.tasks(instance.id)[0].id)
+    assert [t.activity_id for t in engine.tasks(instance.id)] == []
+
+    engine.execute_job(only_job(engine, instance.id).id)
+
+    assert [t.activity_id for t in engine.tasks(instance.id)] == ["after"]
+    assert engine.active_activity_ids(instance.id) == ["after"]
+
+
+def test_async_before_exclusive_gateway_decides_in_its_job(engine: Engine) -> None:
+    """Rules 1.3/1.4 (not in the list): an asyncBefore gateway evaluates its conditions in the
+    job, against the variables as they are then (the mirror image of asyncAfter).
+    """
+    deploy(
+        engine,
+        *fork_into("gw", "change"),
+        element("userTask", "change"),
+        flow("change", "changeEnd"),
+        element("endEvent", "changeEnd"),
+        element("exclusiveGateway", "gw", camunda__asyncBefore="true", default="toB"),
+        flow("gw", "a", "toA", condition="${x > 5}"),
+        flow("gw", "b", "toB"),
+        element("userTask", "a"),
+        element("userTask", "b"),
+    )
+    instance = engine.start_process_instance_by_key("p", {"x": 1})
+    job = only_job(engine, instance.id)
+    assert job.configuration == "transition-create-scope"
+
+    engine.complete_task(engine.tasks(instance.id)[0].id, {"x": 10})
+    engine.execute_job(job.id)
+
+    assert [t.activity_id for t in engine.tasks(instance.id)] == ["a"]
+
+
+def test_async_after_inclusive_gateway_with_one_true_condition_gives_one_job(
+    engine: Engine, recorder: Recorder
+) -> None:
+    """Rule 1.4 (not in the list): jobs are created for the selected flows only."""
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "gw"),
+        element(
+            "inclusiveGateway",
+            "gw",
+            extensions=listener("end"),
+            camunda__asyncAfter="true",
+            default="toDefault",
+        ),
+        flow("gw", "a", "toA", condition="${x > 5}"),
+        flow("gw", "b", "toB", condition="${x > 50}"),
+        flow("gw", "c", "toDefault"),
+        element("userTask", "a"),
+        element("userTask", "b"),
+        element("userTask", "c"),
+    )
+    first = engine.start_process_instance_by_key("p", {"x": 10})
+    assert configurations(engine.jobs(first.id)) == [("gw", f"{TAKE}$toA")]
+
+    second = engine.start_process_instance_by_key("p", {"x": 1})
+    assert configurations(engine.jobs(second.id)) == [("gw", f"{TAKE}$toDefault")]
+
+    third = engine.start_process_instance_by_key("p", {"x": 100})
+    assert configurations(engine.jobs(third.id)) == [("gw", f"{TAKE}$toA"), ("gw", f"{TAKE}$toB")]
+
+    engine.execute_available_jobs()
+    assert [t.activity_id for t in engine.tasks(first.id)] == ["a"]
+    assert [t.activity_id for t in engine.tasks(second.id)] == ["c"]
+    assert sorted(t.activity_id for t in engine.tasks(third.id)) == ["a", "b"]
+    assert recorder.events == [("end", "gw")] * 3
