@@ -421,7 +421,7 @@ class Engine:
         )
 
     def set_job_retries_by_job_definition_id(self, job_definition_id: str, retries: int) -> None:
-        """Set the retries of every job of a job definition; incidents stay open (as Camunda)."""
+        """Set the retries of the failed jobs (0 retries) of a job definition; incidents stay open."""
         if retries < 0:
             raise BadUserRequest(f"retries must be 0 or more, got {retries}")
         with self._uow() as uow:
