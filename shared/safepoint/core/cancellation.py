@@ -96,5 +96,6 @@ def delete_process_instance(ctx: CommandContext, reason: str | None = None) -> N
     """Cancel the whole instance: inner activities first, then the process end listeners."""
     root = ctx.state.executions[ctx.state.id]
     cancel_execution(ctx, root, keep=True)
+    root.activity_id = None  # Camunda moves the execution to its flow scope: the process
     fire(ctx, root, ctx.process.listeners_for(ListenerEvent.END), event="end")
     finish_instance(ctx, ProcessInstanceState.EXTERNALLY_TERMINATED, reason=reason)

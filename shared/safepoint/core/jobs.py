@@ -189,12 +189,18 @@ def resolve_incident(ctx: CommandContext, job_id: str) -> None:
 
 
 def set_retries(ctx: CommandContext, job: Job, retries: int) -> None:
-    """Set a job's retries; a positive count resolves its incident (Camunda's setJobRetries)."""
+    """Set a job's retries (Camunda's setJobRetries).
+
+    A positive count resolves the job's incident; going from more than 0 to 0 opens one.
+    """
     if retries < 0:
         raise BadUserRequest(f"retries must be 0 or more, got {retries}")
+    before = job.retries
     job.retries = retries
     if retries > 0:
         resolve_incident(ctx, job.id)
+    elif before > 0:
+        raise_incident(ctx, job)
 
 
 def delete_job(ctx: CommandContext, job: Job) -> None:

@@ -110,7 +110,8 @@ def exception_details(exc: BaseException) -> tuple[str, str]:
     """The message and the full stack trace stored on a failed job."""
     message = str(exc) or type(exc).__name__
     stacktrace = "".join(traceback.format_exception(exc))
-    return message, stacktrace
+    # NUL cannot be stored in a text column (PostgreSQL refuses it): show it escaped.
+    return message.replace("\x00", "\\x00"), stacktrace.replace("\x00", "\\x00")
 
 
 def record_job_failure(

@@ -103,8 +103,10 @@ def end_path(ctx: CommandContext, execution: Execution) -> None:
 
 
 def complete_scope(ctx: CommandContext, scope: Execution) -> None:
-    """Every token of a scope is gone: end the process, or leave the sub-process."""
-    scope.activity_id = None
+    """Every token of a scope is gone: end the process, or leave the sub-process.
+
+    The process end listeners see the activity the last token ended at, as in Camunda.
+    """
     token = parent(ctx.state, scope)
     if token is None:
         process_end(ctx, scope)

@@ -2,5 +2,6 @@
 
 from safepoint.embedded.clock import ManualClock, utc_now
 from safepoint.embedded.engine import Engine
+from safepoint.embedded.outcome import CommandOutcome
 
-__all__ = ["Engine", "ManualClock", "utc_now"]
+__all__ = ["CommandOutcome", "Engine", "ManualClock", "utc_now"]

@@ -35,8 +35,9 @@ from safepoint.core.entities import (
 from safepoint.core.state import InstanceState
 from safepoint.core.tree import children
 from safepoint.embedded.clock import utc_now
+from safepoint.embedded.outcome import CommandOutcome, OutcomeTracker
 from safepoint.embedded.repository import DefinitionCache, deploy_resources
-from safepoint.errors import BadUserRequest, NotFound, OptimisticLockError
+from safepoint.errors import BadUserRequest, NotFound, OptimisticLockError, PersistenceError
 from safepoint.persistence.store import Store
 from safepoint.persistence.unit_of_work import UnitOfWork
 
@@ -61,6 +62,9 @@ class Engine:
         new_id: returns new unique ids (uuid4 by default).
         config: engine-wide settings (default retries, global retry cycle).
         migrate: bring the schema up to date on start (Alembic).
+        on_commit: called after each committed command with what it created (the
+            jobs to publish, external tasks, incidents): the transactional outbox's
+            hook. It runs after the commit, in the caller's thread.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class Engine:
         new_id: Callable[[], str] | None = None,
         config: EngineConfig | None = None,
         migrate: bool = True,
+        on_commit: Callable[[CommandOutcome], None] | None = None,
     ) -> None:
         """Open the database (and migrate it unless told not to)."""
         self._store = Store(database_url)
@@ -82,6 +87,7 @@ class Engine:
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self.config = config or EngineConfig()
         self._definitions = DefinitionCache()
+        self._on_commit = on_commit
 
     def close(self) -> None:
         """Release the database connections."""
@@ -105,6 +111,26 @@ class Engine:
         with self._store.unit_of_work() as uow:
             yield uow
 
+    @contextmanager
+    def _transaction(self) -> Iterator[tuple[UnitOfWork, list[CommandOutcome]]]:
+        """A unit of work whose saved outcomes are announced once it has committed."""
+        outcomes: list[CommandOutcome] = []
+        with self._store.unit_of_work() as uow:
+            yield uow, outcomes
+        if self._on_commit is not None:
+            for outcome in outcomes:
+                self._on_commit(outcome)
+
+    @staticmethod
+    def _save(
+        uow: UnitOfWork,
+        state: InstanceState,
+        tracker: OutcomeTracker,
+        outcomes: list[CommandOutcome],
+    ) -> None:
+        uow.save_instance(state)
+        outcomes.append(tracker.outcome(state))
+
     def _context(self, uow: UnitOfWork, state: InstanceState) -> CommandContext:
         definition, process = self._definitions.get(uow, state.instance.process_definition_id)
         return CommandContext(
@@ -124,10 +150,11 @@ class Engine:
         return state
 
     def _command(self, process_instance_id: str, command: Callable[[CommandContext], None]) -> None:
-        with self._uow() as uow:
+        with self._transaction() as (uow, outcomes):
             state = self._load(uow, process_instance_id, lock=False)
+            tracker = OutcomeTracker(state)
             command(self._context(uow, state))
-            uow.save_instance(state)
+            self._save(uow, state, tracker, outcomes)
 
     # --- deployments -------------------------------------------------------------------
 
@@ -162,11 +189,11 @@ class Engine:
         business_key: str | None = None,
     ) -> ProcessInstance:
         """Start the latest version of process ``key``; runs up to the first safe points."""
-        with self._uow() as uow:
+        with self._transaction() as (uow, outcomes):
             definition = uow.latest_process_definition(key)
             if definition is None:
                 raise NotFound("process definition with key", key)
-            return self._start(uow, definition, variables, business_key)
+            return self._start(uow, outcomes, definition, variables, business_key)
 
     def start_process_instance_by_id(
         self,
@@ -175,15 +202,16 @@ class Engine:
         business_key: str | None = None,
     ) -> ProcessInstance:
         """Start one exact process definition version."""
-        with self._uow() as uow:
+        with self._transaction() as (uow, outcomes):
             definition = uow.process_definition(process_definition_id)
             if definition is None:
                 raise NotFound("process definition", process_definition_id)
-            return self._start(uow, definition, variables, business_key)
+            return self._start(uow, outcomes, definition, variables, business_key)
 
     def _start(
         self,
         uow: UnitOfWork,
+        outcomes: list[CommandOutcome],
         definition: ProcessDefinition,
         variables: Mapping[str, object] | None,
         business_key: str | None,
@@ -193,8 +221,9 @@ class Engine:
         )
         ctx = self._context(uow, state)
         uow.insert_instance(state)
+        tracker = OutcomeTracker(state, started=True)
         runtime.start_process_instance(ctx, variables)
-        uow.save_instance(state)
+        self._save(uow, state, tracker, outcomes)
         return state.instance
 
     def process_instance(self, process_instance_id: str) -> ProcessInstance:
@@ -265,13 +294,14 @@ class Engine:
 
     def complete_task(self, task_id: str, variables: Mapping[str, object] | None = None) -> None:
         """Complete a user task and continue the instance to its next safe points."""
-        with self._uow() as uow:
+        with self._transaction() as (uow, outcomes):
             task = uow.task(task_id)
             if task is None:
                 raise NotFound("task", task_id)
             state = self._load(uow, task.process_instance_id, lock=False)
+            tracker = OutcomeTracker(state)
             runtime.complete_task(self._context(uow, state), task_id, variables)
-            uow.save_instance(state)
+            self._save(uow, state, tracker, outcomes)
 
     def external_tasks(
         self, topic: str | None = None, process_instance_id: str | None = None
@@ -284,13 +314,14 @@ class Engine:
         self, external_task_id: str, variables: Mapping[str, object] | None = None
     ) -> None:
         """Complete an external task and continue the instance."""
-        with self._uow() as uow:
+        with self._transaction() as (uow, outcomes):
             task = uow.external_task(external_task_id)
             if task is None:
                 raise NotFound("external task", external_task_id)
             state = self._load(uow, task.process_instance_id, lock=False)
+            tracker = OutcomeTracker(state)
             runtime.complete_external_task(self._context(uow, state), external_task_id, variables)
-            uow.save_instance(state)
+            self._save(uow, state, tracker, outcomes)
 
     def correlate_message(
         self,
@@ -303,12 +334,13 @@ class Engine:
         Raises:
             BadUserRequest: no execution, or more than one, matches (as in Camunda).
         """
-        with self._uow() as uow:
+        with self._transaction() as (uow, outcomes):
             matches = uow.subscriptions(name, business_key=business_key)
             subscription = _single_match(name, matches)
             state = self._load(uow, subscription.process_instance_id, lock=False)
+            tracker = OutcomeTracker(state)
             runtime.correlate(self._context(uow, state), subscription.id, variables)
-            uow.save_instance(state)
+            self._save(uow, state, tracker, outcomes)
 
     # --- jobs and incidents ------------------------------------------------------------
 
@@ -346,15 +378,16 @@ class Engine:
         ctx: CommandContext | None = None
         process_instance_id: str | None = None
         try:
-            with self._uow() as uow:
+            with self._transaction() as (uow, outcomes):
                 job = uow.job(job_id)
                 if job is None:
                     raise NotFound("job", job_id)
                 process_instance_id = job.process_instance_id
                 state = self._load(uow, process_instance_id, lock=job.exclusive)
+                tracker = OutcomeTracker(state)
                 ctx = self._context(uow, state)
                 runtime.execute_job(ctx, job_id)
-                uow.save_instance(state)
+                self._save(uow, state, tracker, outcomes)
         except Exception as exc:
             if ctx is None or process_instance_id is None:
                 raise
@@ -371,10 +404,11 @@ class Engine:
         decrement = not isinstance(exc, OptimisticLockError)
         for attempt in range(1, FAILURE_RECORD_ATTEMPTS + 1):
             try:
-                with self._uow() as uow:
+                with self._transaction() as (uow, outcomes):
                     state = uow.load_instance(process_instance_id, lock=True)
                     if state is None:
                         return
+                    tracker = OutcomeTracker(state)
                     runtime.record_job_failure(
                         self._context(uow, state),
                         job_id,
@@ -382,11 +416,18 @@ class Engine:
                         failed_activity_id=failed_activity_id,
                         decrement=decrement,
                     )
-                    uow.save_instance(state)
+                    self._save(uow, state, tracker, outcomes)
                 return
             except OptimisticLockError:
                 if attempt == FAILURE_RECORD_ATTEMPTS:
                     raise
+            except PersistenceError as error:
+                if attempt == FAILURE_RECORD_ATTEMPTS:
+                    raise
+                # The failure itself could not be stored: record that much, so the
+                # retry still counts and the job cannot fail unnoticed forever.
+                logger.warning("job %s: storing its failure failed: %s", job_id, error)
+                exc = RuntimeError(f"{type(exc).__name__} (its message could not be stored)")
 
     def execute_available_jobs(self, *, max_jobs: int = 10_000) -> int:
         """Run due jobs until none is left; failures are recorded, not raised.
@@ -421,7 +462,7 @@ class Engine:
         )
 
     def set_job_retries_by_job_definition_id(self, job_definition_id: str, retries: int) -> None:
-        """Set the retries of the failed jobs (0 retries) of a job definition; incidents stay open."""
+        """Set the retries of a job definition's failed jobs (0 retries); incidents stay open."""
         if retries < 0:
             raise BadUserRequest(f"retries must be 0 or more, got {retries}")
         with self._uow() as uow:

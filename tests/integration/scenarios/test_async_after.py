@@ -813,9 +813,7 @@ def test_input_mappings_of_an_async_before_activity_run_in_the_job(engine: Engin
     probe = Probe()
     engine.delegates["probe"] = probe
     seen: list[object] = []
-    engine.delegates["readLocal"] = lambda execution: seen.append(
-        execution.get_variable("localIn")
-    )
+    engine.delegates["readLocal"] = lambda execution: seen.append(execution.get_variable("localIn"))
     deploy(
         engine,
         element("startEvent", "start"),
@@ -1070,3 +1068,263 @@ def test_async_start_event_followed_by_async_task_gives_two_safe_points(
         (second.id, "created"),
         (second.id, "successful"),
     ]
+
+
+def test_conditions_are_evaluated_before_the_end_listeners(engine: Engine) -> None:
+    """Rule 1.1 steps 1-2 (not in the list): the outgoing flows are chosen before the END
+    listeners run, so an END listener changing the variable does not change the job's flow.
+    """
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "service"),
+        element(
+            "serviceTask",
+            "service",
+            extensions=set_variable_listener("end", "flowToTake", "'flow3'"),
+            camunda__asyncAfter="true",
+            camunda__expression="${true}",
+        ),
+        flow("service", "taskAfterFlow2", "flow2", condition="${flowToTake == 'flow2'}"),
+        flow("service", "taskAfterFlow3", "flow3", condition="${flowToTake == 'flow3'}"),
+        element("receiveTask", "taskAfterFlow2", messageRef="msg_m2"),
+        element("receiveTask", "taskAfterFlow3", messageRef="msg_m3"),
+        messages=("m2", "m3"),
+    )
+    instance = engine.start_process_instance_by_key("p", {"flowToTake": "flow2"})
+
+    assert engine.variables(instance.id)["flowToTake"] == "flow3"
+    job = only_job(engine, instance.id)
+    assert job.configuration == f"{TAKE}$flow2"
+
+    engine.execute_job(job.id)
+    assert engine.active_activity_ids(instance.id) == ["taskAfterFlow2"]
+
+
+def test_terminate_end_event_in_a_sub_process_removes_the_job_of_its_other_branch(
+    engine: Engine, recorder: Recorder
+) -> None:
+    """Rules 1.3/1.5 (not in the list): a terminate end event inside a sub-process cancels the
+    sub-process's other branch, which waits at an asyncBefore job; the sub-process then
+    completes normally and the process continues after it.
+    """
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "sub"),
+        sub_process(
+            "sub",
+            element("startEvent", "subStart"),
+            flow("subStart", "fork"),
+            element("parallelGateway", "fork"),
+            flow("fork", "service"),
+            flow("fork", "task"),
+            element(
+                "serviceTask",
+                "service",
+                camunda__asyncBefore="true",
+                camunda__delegateExpression="${record}",
+            ),
+            flow("service", "subEnd"),
+            element("endEvent", "subEnd"),
+            element("userTask", "task"),
+            flow("task", "terminate"),
+            element("endEvent", "terminate", body=TERMINATE),
+            extensions=listener("end"),
+        ),
+        flow("sub", "after"),
+        element("userTask", "after"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+    job = only_job(engine, instance.id)
+    assert job.activity_id == "service"
+
+    engine.complete_task(engine.tasks(instance.id)[0].id)
+
+    assert engine.jobs(instance.id) == []
+    assert recorder.events == [("end", "sub")]
+    assert [t.activity_id for t in engine.tasks(instance.id)] == ["after"]
+    assert not engine.process_instance(instance.id).ended
+    assert [e.event.value for e in engine.job_log(job_id=job.id)] == ["created", "deleted"]
+
+
+def test_terminate_end_event_cancels_a_sub_process_waiting_at_an_async_job(
+    engine: Engine, recorder: Recorder
+) -> None:
+    """Rules 1.3/1.5 (not in the list): terminating the process while a concurrent branch waits
+    at an asyncBefore job inside a sub-process: the job goes, the sub-process (entered) fires
+    its END listener, the waiting task (never started) does not.
+    """
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "fork"),
+        element("parallelGateway", "fork"),
+        flow("fork", "sub"),
+        flow("fork", "task"),
+        sub_process(
+            "sub",
+            element("startEvent", "subStart"),
+            flow("subStart", "service"),
+            element(
+                "serviceTask",
+                "service",
+                extensions=listener("end"),
+                camunda__asyncBefore="true",
+                camunda__delegateExpression="${record}",
+            ),
+            extensions=listener("end"),
+        ),
+        element("userTask", "task"),
+        flow("task", "terminate"),
+        element("endEvent", "terminate", body=TERMINATE),
+    )
+    instance = engine.start_process_instance_by_key("p")
+    assert only_job(engine, instance.id).activity_id == "service"
+
+    engine.complete_task(engine.tasks(instance.id)[0].id)
+
+    assert engine.process_instance(instance.id).ended
+    assert engine.jobs(instance.id) == []
+    assert recorder.events == [("end", "sub")]
+
+
+def test_async_after_user_task_commits_the_completion_before_the_job(engine: Engine) -> None:
+    """Rule 1.4 (not in the list): completing an asyncAfter user task ends it (END listener,
+    completion variables) in the completing transaction; the flow is taken in the job.
+    """
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "task"),
+        element("userTask", "task", extensions=START_END, camunda__asyncAfter="true"),
+        flow("task", "next", "toNext", listeners=set_variable_listener("take", "taken")),
+        element("userTask", "next"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+    (task,) = engine.tasks(instance.id)
+
+    engine.complete_task(task.id, {"approved": True})
+
+    assert engine.tasks(instance.id) == []
+    variables = engine.variables(instance.id)
+    assert variables["approved"] is True
+    assert variables["listener_end_task"] is True
+    assert "taken" not in variables
+    job = only_job(engine, instance.id)
+    assert (job.activity_id, job.configuration) == ("task", f"{TAKE}$toNext")
+    tree = engine.activity_instance(instance.id)
+    assert [t.activity_id for t in tree.child_transition_instances] == ["task"]
+    assert tree.child_activity_instances == []
+
+    engine.execute_job(job.id)
+
+    assert engine.variables(instance.id)["taken"] is True
+    assert [t.activity_id for t in engine.tasks(instance.id)] == ["next"]
+
+
+def test_async_before_and_after_on_an_external_task(engine: Engine) -> None:
+    """Rules 1.3/1.4 (not in the list): the external task is created only in the before-job;
+    completing it stops at the after-job.
+    """
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "external"),
+        element(
+            "serviceTask",
+            "external",
+            extensions=START_END,
+            camunda__type="external",
+            camunda__topic="work",
+            camunda__asyncBefore="true",
+            camunda__asyncAfter="true",
+        ),
+        flow("external", "end"),
+        element("endEvent", "end"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+    assert engine.external_tasks(process_instance_id=instance.id) == []
+    assert only_job(engine, instance.id).configuration == "transition-create-scope"
+
+    engine.execute_job(only_job(engine, instance.id).id)
+
+    (external,) = engine.external_tasks(topic="work", process_instance_id=instance.id)
+    assert external.activity_id == "external"
+    assert engine.jobs(instance.id) == []
+    assert engine.variables(instance.id) == {"listener_start_external": True}
+
+    engine.complete_external_task(external.id, {"result": 42})
+
+    assert engine.variables(instance.id)["listener_end_external"] is True
+    assert engine.variables(instance.id)["result"] == 42
+    after = only_job(engine, instance.id)
+    assert after.configuration == f"{TAKE}$external_end"
+    assert not engine.process_instance(instance.id).ended
+
+    engine.execute_job(after.id)
+    assert engine.process_instance(instance.id).ended
+
+
+def test_async_after_then_async_before_around_one_flow(engine: Engine, recorder: Recorder) -> None:
+    """Rule 1.1 (not in the list): A has asyncAfter, the flow A→B a TAKE listener, B asyncBefore.
+    A's job runs only the TAKE listener and stops before B; B's job runs B's START listener.
+    """
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "a"),
+        element("manualTask", "a", extensions=START_END, camunda__asyncAfter="true"),
+        flow("a", "b", "aToB", listeners=listener("take")),
+        element("manualTask", "b", extensions=START_END, camunda__asyncBefore="true"),
+        flow("b", "end"),
+        element("endEvent", "end"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+
+    after_a = only_job(engine, instance.id)
+    assert (after_a.activity_id, after_a.configuration) == ("a", f"{TAKE}$aToB")
+    assert recorder.events == [("start", "a"), ("end", "a")]
+
+    engine.execute_job(after_a.id)
+
+    before_b = only_job(engine, instance.id)
+    assert (before_b.activity_id, before_b.configuration) == ("b", "transition-create-scope")
+    assert [event for event, _ in recorder.events] == ["start", "end", "take"]
+    tree = engine.activity_instance(instance.id)
+    assert [t.activity_id for t in tree.child_transition_instances] == ["b"]
+
+    engine.execute_job(before_b.id)
+
+    assert [event for event, _ in recorder.events] == ["start", "end", "take", "start", "end"]
+    assert recorder.events[3:] == [("start", "b"), ("end", "b")]
+    assert engine.process_instance(instance.id).ended
+
+
+def test_take_listener_of_the_flow_into_an_async_before_activity_runs_before_the_job(
+    engine: Engine,
+) -> None:
+    """Rule 1.3: the incoming flow's TAKE listener runs before the asyncBefore boundary and is
+    committed with the job; the activity's START listener runs in the job.
+    """
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "task", "toTask", listeners=set_variable_listener("take", "taken")),
+        element(
+            "manualTask",
+            "task",
+            extensions=set_variable_listener("start", "started"),
+            camunda__asyncBefore="true",
+        ),
+        flow("task", "end"),
+        element("endEvent", "end"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+
+    assert engine.variables(instance.id) == {"taken": True}
+    assert only_job(engine, instance.id).configuration == "transition-create-scope"
+
+    engine.execute_job(only_job(engine, instance.id).id)
+    assert engine.variables(instance.id) == {"taken": True, "started": True}
+    assert engine.process_instance(instance.id).ended

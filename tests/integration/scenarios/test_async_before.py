@@ -16,8 +16,12 @@ def test_async_before_service_task_runs_only_in_its_job(engine: Engine, recorder
         engine,
         element("startEvent", "start"),
         flow("start", "service"),
-        element("serviceTask", "service", camunda__asyncBefore="true",
-                camunda__delegateExpression="${record}"),
+        element(
+            "serviceTask",
+            "service",
+            camunda__asyncBefore="true",
+            camunda__delegateExpression="${record}",
+        ),
         flow("service", "end"),
         element("endEvent", "end"),
     )

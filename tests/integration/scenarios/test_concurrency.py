@@ -24,9 +24,9 @@ THREAD_TIMEOUT = 30.0
 """Seconds a test waits for its threads; a hang fails the test instead of blocking it."""
 
 SQLITE_SKIP = (
-    "SQLite serialises writers and has no row locks: two transactions of one instance "
-    "cannot both load it and then commit concurrently, so the optimistic-locking and "
-    "exclusive-job races need PostgreSQL"
+    "SQLite serialises writers (one write transaction per database) and has no row "
+    "locks, so the job executor's concurrent transactions on one instance, and the "
+    "instance lock that keeps exclusive jobs apart, are checked on PostgreSQL only"
 )
 
 CONFLICT = "was updated by another transaction concurrently"
@@ -225,7 +225,9 @@ def test_56_competing_joins_one_wins_the_other_gets_an_ole_and_can_retry(
     tasks = engine.tasks(instance.id)
     assert sorted(t.activity_id for t in tasks) == ["wait1", "wait2"]
 
-    outcomes = run_concurrently(*(lambda task=task: engine.complete_task(task.id) for task in tasks))
+    outcomes = run_concurrently(
+        *(lambda task=task: engine.complete_task(task.id) for task in tasks)
+    )
     meet.disarm()
 
     winner, error = winner_and_loser(outcomes)
@@ -358,3 +360,72 @@ def test_59_exclusive_follow_up_jobs_all_run(engine: Engine) -> None:
     successful = [log for log in engine.job_log() if log.event is JobLogEvent.SUCCESSFUL]
     assert len(successful) == 6
     assert engine.jobs() == []
+
+
+def test_deleting_a_job_while_it_runs_makes_the_run_fail_with_an_ole(engine: Engine) -> None:
+    """1.10 (testCompetingJobExecutionDeleteJobDuringExecution): delete_job during the run.
+
+    The deletion commits first; the running job then fails with an OLE, and because its
+    job is gone nothing is recorded: no job, no incident, the token stays at the task.
+    (The job is non-exclusive: an exclusive job would hold its instance row, and the
+    deletion would wait for the run instead.)
+    """
+    inside, deleted = threading.Event(), threading.Event()
+
+    def wait_for_delete(execution: Any) -> None:
+        inside.set()
+        assert deleted.wait(THREAD_TIMEOUT)
+
+    engine.delegates["waitForDelete"] = wait_for_delete
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        element("serviceTask", "task", camunda__asyncBefore="true",
+                camunda__exclusive="false", camunda__class="waitForDelete"),
+        element("endEvent", "end"),
+        *chain("start", "task", "end"),
+    )  # fmt: skip
+    instance = engine.start_process_instance_by_key("p")
+    job = engine.jobs(instance.id)[0]
+
+    def delete_while_running() -> None:
+        assert inside.wait(THREAD_TIMEOUT)
+        try:
+            engine.delete_job(job.id)
+        finally:
+            deleted.set()
+
+    outcomes = run_concurrently(lambda: engine.execute_job(job.id), delete_while_running)
+
+    assert isinstance(outcomes[0], OptimisticLockError), outcomes
+    assert outcomes[1] is None
+    assert engine.jobs() == []
+    assert engine.incidents() == []
+    assert engine.active_activity_ids(instance.id) == ["task"]
+    events = [log.event for log in engine.job_log(job_id=job.id)]
+    assert events == [JobLogEvent.CREATED, JobLogEvent.DELETED]
+
+
+def test_exclusive_jobs_of_different_instances_run_in_parallel(engine: Engine) -> None:
+    """1.11: exclusiveness is per process instance; other instances' jobs are not held up.
+
+    Two instances' exclusive jobs meet inside their delegates: both are running at the
+    same time (the rendezvous would time out otherwise), and both commit.
+    """
+    meet = engine.delegates["meet"] = Rendezvous()
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        element("serviceTask", "task", camunda__asyncBefore="true", camunda__class="meet"),
+        element("endEvent", "end"),
+        *chain("start", "task", "end"),
+    )
+    instances = [engine.start_process_instance_by_key("p") for _ in range(2)]
+    jobs = [engine.jobs(instance.id)[0] for instance in instances]
+    assert all(job.exclusive for job in jobs)
+
+    outcomes = run_concurrently(*(lambda job=job: engine.execute_job(job.id) for job in jobs))
+
+    assert outcomes == [None, None]
+    assert meet.calls == 2
+    assert all(engine.process_instance(instance.id).ended for instance in instances)

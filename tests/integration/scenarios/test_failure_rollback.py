@@ -5,13 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from bpmn_doc import Recorder, chain, definitions, element, flow, listener, process
+from bpmn_doc import (
+    Recorder,
+    chain,
+    definitions,
+    element,
+    flow,
+    listener,
+    message_definition,
+    process,
+)
 
-from safepoint import Engine, Job
+from safepoint import BadUserRequest, Engine, Job, SafepointError
 
 
-def deploy(engine: Engine, *elements: str) -> None:
-    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements))})
+def deploy(engine: Engine, *elements: str, messages: tuple[str, ...] = ()) -> None:
+    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements), messages=messages)})
 
 
 def only_job(engine: Engine, process_instance_id: str) -> Job:
@@ -65,6 +74,47 @@ def test_failure_after_async_before_rolls_back_everything_the_job_did(
     tree = engine.activity_instance(instance.id)
     assert [t.activity_id for t in tree.child_transition_instances] == ["task1"]
     assert tree.child_activity_instances == []
+
+
+def test_wait_states_created_by_a_failed_job_disappear_with_it(
+    engine: Engine, recorder: Recorder
+) -> None:
+    """1.8 step 1: subscriptions and tasks created in the failing job are rolled back.
+
+    An async fork enters a message catch event and a user task, then a third branch
+    fails in the same job. Afterwards there is no subscription and no task: a message
+    finds nobody, and the token waits at the fork again.
+    """
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        element("parallelGateway", "fork", camunda__asyncBefore="true"),
+        element("intermediateCatchEvent", "catch", extensions=listener("start"),
+                body=message_definition("go")),
+        element("userTask", "userTask", extensions=listener("start")),
+        element("serviceTask", "boom", camunda__class="failing"),
+        element("endEvent", "end1"),
+        element("endEvent", "end2"),
+        element("endEvent", "end3"),
+        flow("start", "fork"),
+        *chain("fork", "catch", "end1"),
+        *chain("fork", "userTask", "end2"),
+        *chain("fork", "boom", "end3"),
+        messages=("go",),
+    )  # fmt: skip
+    instance = engine.start_process_instance_by_key("p")
+    job = only_job(engine, instance.id)
+
+    with pytest.raises(RuntimeError, match="expected failure"):
+        engine.execute_job(job.id)
+
+    assert sorted(recorder.events) == [("start", "catch"), ("start", "userTask")]
+    assert engine.tasks(instance.id) == []
+    with pytest.raises(BadUserRequest, match="No process definition or execution matches"):
+        engine.correlate_message("go")
+    assert engine.active_activity_ids(instance.id) == ["fork"]
+    assert engine.variables(instance.id) == {}
+    assert engine.job(job.id).failed_activity_id == "boom"
 
 
 def test_failing_take_listener_of_an_async_after_job_rolls_back_only_the_job(
@@ -156,3 +206,69 @@ def test_a_failing_job_whose_instance_was_deleted_meanwhile_is_harmless(
     assert engine.jobs() == []
     assert engine.incidents() == []
     assert engine.execute_available_jobs() == 0
+
+
+def test_a_failure_while_committing_the_job_counts_as_a_job_failure(engine: Engine) -> None:
+    """1.8: the job's work is refused at commit (a value that cannot be stored).
+
+    That is a failure of the job like any other: nothing is committed, the exception is
+    stored and a retry is used up; the token waits at the task.
+    """
+
+    def store_unstorable(execution: Any) -> None:
+        execution.set_variable("unstorable", object())
+
+    engine.delegates["storeUnstorable"] = store_unstorable
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        element("serviceTask", "task", camunda__asyncBefore="true",
+                camunda__class="storeUnstorable"),
+        element("endEvent", "end"),
+        *chain("start", "task", "end"),
+    )  # fmt: skip
+    instance = engine.start_process_instance_by_key("p")
+    job = only_job(engine, instance.id)
+
+    with pytest.raises(SafepointError, match="unstorable"):
+        engine.execute_job(job.id)
+
+    after = engine.job(job.id)
+    assert after.retries == 2
+    assert after.exception_message is not None
+    assert "unstorable" in after.exception_message
+    assert engine.variables(instance.id) == {}
+    assert not engine.process_instance(instance.id).ended
+    assert engine.active_activity_ids(instance.id) == ["task"]
+
+
+def test_a_failure_message_with_a_nul_byte_is_still_recorded(engine: Engine) -> None:
+    """A NUL byte (which PostgreSQL text cannot hold) must not stop the failure being counted."""
+
+    def nul(execution: object) -> None:
+        raise RuntimeError("bad\x00byte")
+
+    engine.delegates["nul"] = nul
+    engine.deploy(
+        "nul",
+        {
+            "nul.bpmn": definitions(
+                process(
+                    "nul",
+                    element("startEvent", "start"),
+                    flow("start", "task"),
+                    element(
+                        "serviceTask", "task", camunda__asyncBefore="true", camunda__class="nul"
+                    ),
+                    flow("task", "end"),
+                    element("endEvent", "end"),
+                )
+            )
+        },
+    )
+    instance = engine.start_process_instance_by_key("nul")
+    assert engine.execute_available_jobs() == 3
+    job = engine.jobs(instance.id)[0]
+    assert job.retries == 0
+    assert job.exception_message == "bad\\x00byte"
+    assert len(engine.incidents(instance.id)) == 1

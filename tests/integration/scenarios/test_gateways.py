@@ -8,6 +8,7 @@ job per outgoing flow.
 
 from __future__ import annotations
 
+import pytest
 from bpmn_doc import (
     Recorder,
     definitions,
@@ -20,6 +21,7 @@ from bpmn_doc import (
 )
 
 from safepoint import Engine, Job
+from safepoint.errors import NoOutgoingFlow
 
 TAKE = "transition-notify-listener-take"
 
@@ -249,7 +251,8 @@ def test_async_before_and_after_on_a_parallel_join(engine: Engine) -> None:
 
     after_jobs = engine.jobs(instance.id)
     assert configurations(after_jobs) == [("join", f"{TAKE}$out1"), ("join", f"{TAKE}$out2")]
-    assert {job.job_definition_id for job in after_jobs} != {first.job_definition_id}
+    assert first.job_definition_id.endswith("async-before")
+    assert all(job.job_definition_id.endswith("async-after") for job in after_jobs)
     assert engine.variables(instance.id)["joinEnded"] is True
     assert engine.tasks(instance.id) == []
 
@@ -271,9 +274,7 @@ def test_async_before_and_after_on_a_parallel_join_with_one_outgoing_flow(
         element("task", "task2"),
         flow("task1", "join"),
         flow("task2", "join"),
-        element(
-            "parallelGateway", "join", camunda__asyncBefore="true", camunda__asyncAfter="true"
-        ),
+        element("parallelGateway", "join", camunda__asyncBefore="true", camunda__asyncAfter="true"),
         flow("join", "after", "out"),
         element("userTask", "after"),
     )
@@ -426,3 +427,98 @@ def test_async_after_inclusive_gateway_with_one_true_condition_gives_one_job(
     assert [t.activity_id for t in engine.tasks(second.id)] == ["c"]
     assert sorted(t.activity_id for t in engine.tasks(third.id)) == ["a", "b"]
     assert recorder.events == [("end", "gw")] * 3
+
+
+def no_matching_flow(**gateway_attrs: str) -> tuple[str, ...]:
+    return (
+        element("startEvent", "start"),
+        flow("start", "gw"),
+        element("exclusiveGateway", "gw", **gateway_attrs),
+        flow("gw", "a", "toA", condition="${x == 1}"),
+        flow("gw", "b", "toB", condition="${x == 2}"),
+        element("userTask", "a"),
+        element("userTask", "b"),
+    )
+
+
+def test_async_after_gateway_without_a_matching_flow_fails_before_the_boundary(
+    engine: Engine,
+) -> None:
+    """Rule 1.4 (not in the list): flows are selected before the asyncAfter boundary, so a
+    gateway where no condition holds fails the command that runs it; nothing is committed.
+    """
+    deploy(engine, *no_matching_flow(camunda__asyncAfter="true"))
+
+    with pytest.raises(NoOutgoingFlow):
+        engine.start_process_instance_by_key("p", {"x": 3})
+
+    assert engine.process_instances(process_definition_key="p") == []
+    assert engine.jobs() == []
+
+
+def test_async_before_gateway_without_a_matching_flow_fails_in_its_job(engine: Engine) -> None:
+    """Rule 1.3 (not in the list): with asyncBefore the same gateway fails inside its job; the
+    instance stays waiting before the gateway and the job records the failure.
+    """
+    deploy(engine, *no_matching_flow(camunda__asyncBefore="true"))
+    instance = engine.start_process_instance_by_key("p", {"x": 3})
+    job = only_job(engine, instance.id)
+
+    with pytest.raises(NoOutgoingFlow):
+        engine.execute_job(job.id)
+
+    failed = engine.job(job.id)
+    assert failed.retries == 2
+    assert failed.failed_activity_id == "gw"
+    assert failed.exception_message is not None and "'gw'" in failed.exception_message
+    assert engine.active_activity_ids(instance.id) == ["gw"]
+    assert [
+        t.activity_id for t in engine.activity_instance(instance.id).child_transition_instances
+    ] == ["gw"]
+
+
+def test_loop_through_an_async_task_creates_a_new_job_each_pass(engine: Engine) -> None:
+    """Rules 1.3/1.4 (not in the list): a loop back through an asyncBefore task and an
+    asyncAfter gateway: every pass stops at both safe points with fresh jobs; the gateway's
+    decision for each pass is made before its after-job.
+    """
+    engine.delegates["increment"] = lambda execution: execution.set_variable(
+        "count", int(execution.get_variable("count")) + 1
+    )
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "service"),
+        element(
+            "serviceTask",
+            "service",
+            camunda__asyncBefore="true",
+            camunda__delegateExpression="${increment}",
+        ),
+        flow("service", "gw"),
+        element("exclusiveGateway", "gw", camunda__asyncAfter="true", default="again"),
+        flow("gw", "done", "exit", condition="${count >= 3}"),
+        flow("gw", "service", "again"),
+        element("userTask", "done"),
+    )
+    instance = engine.start_process_instance_by_key("p", {"count": 0})
+
+    seen: list[tuple[str, str]] = []
+    while jobs := engine.jobs(instance.id):
+        (job,) = jobs
+        seen.append((job.activity_id, job.configuration))
+        engine.execute_job(job.id)
+
+    assert seen == [
+        ("service", "transition-create-scope"),
+        ("gw", f"{TAKE}$again"),
+        ("service", "transition-create-scope"),
+        ("gw", f"{TAKE}$again"),
+        ("service", "transition-create-scope"),
+        ("gw", f"{TAKE}$exit"),
+    ]
+    assert engine.variables(instance.id)["count"] == 3
+    assert [t.activity_id for t in engine.tasks(instance.id)] == ["done"]
+    assert [h.activity_id for h in engine.history(instance.id)].count("service") == 3
+    created = [e for e in engine.job_log(instance.id) if e.event.value == "created"]
+    assert len({e.job_id for e in created}) == 6

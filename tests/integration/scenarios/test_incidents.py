@@ -251,3 +251,46 @@ def test_a_successful_manual_run_resolves_the_incident(engine: Engine) -> None:
     assert engine.incidents() == []
     assert engine.jobs() == []
     assert [t.activity_id for t in engine.tasks(instance.id)] == ["theUserTask"]
+
+
+def test_setting_retries_to_zero_raises_the_incident(engine: Engine) -> None:
+    """1.9: an incident opens whenever a job's retries go from >0 to 0, by the API too.
+
+    Camunda's ``JobEntity.setRetries`` creates the ``failedJob`` incident on that change,
+    so ``setJobRetries(job, 0)`` on a healthy job opens one (the job has no exception
+    yet, so the incident has no message); the job is then no longer picked up.
+    """
+    deploy_failing_service_task(engine)
+    instance = engine.start_process_instance_by_key("p")
+    job = only_job(engine, instance.id)
+
+    engine.set_job_retries(job.id, 0)
+
+    assert engine.job(job.id).retries == 0
+    incidents = engine.incidents(instance.id)
+    assert len(incidents) == 1, "set_job_retries(job, 0) must open a failedJob incident"
+    (incident,) = incidents
+    assert (incident.incident_type, incident.configuration, incident.activity_id) == (
+        "failedJob",
+        job.id,
+        "theServiceTask",
+    )
+    assert incident.message is None
+    assert engine.execute_available_jobs() == 0
+
+    engine.set_job_retries(job.id, 1)
+    assert engine.incidents() == []
+
+
+def test_deleting_the_instance_removes_its_incident(engine: Engine) -> None:
+    """1.9: deleting a process instance removes its failed job and the job's incident."""
+    deploy_failing_service_task(engine)
+    instance = engine.start_process_instance_by_key("p")
+    job = only_job(engine, instance.id)
+    exhaust(engine, job.id)
+    assert len(engine.incidents(instance.id)) == 1
+
+    engine.delete_process_instance(instance.id, "operator gave up")
+
+    assert engine.incidents() == []
+    assert engine.jobs() == []

@@ -604,3 +604,28 @@ def test_default_retries_setting_changes_the_default_of_three(
 
         job = eng.job(job.id)
         assert (job.retries, job.due_at) == (after_failure, due)
+
+
+def test_legacy_fox_namespace_cycle_is_honoured(engine: Engine) -> None:
+    """1.7: the cycle may also be written in the legacy ``fox:`` namespace."""
+    fox_cycle = (
+        '<fox:failedJobRetryTimeCycle xmlns:fox="http://www.camunda.com/fox">'
+        "R5/PT5M</fox:failedJobRetryTimeCycle>"
+    )
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        element("serviceTask", "task", camunda__asyncBefore="true", camunda__class="failing",
+                extensions=fox_cycle),
+        element("endEvent", "end"),
+        *chain("start", "task", "end"),
+    )  # fmt: skip
+    instance = engine.start_process_instance_by_key("p")
+    job = only_job(engine, instance.id)
+    assert job.retries == 5
+
+    with pytest.raises(RuntimeError):
+        engine.execute_job(job.id)
+
+    job = engine.job(job.id)
+    assert (job.retries, job.due_at) == (4, at(5))

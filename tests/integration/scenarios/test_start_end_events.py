@@ -8,7 +8,17 @@ as a transition instance with an `activity-end` job.
 
 from __future__ import annotations
 
-from bpmn_doc import definitions, element, flow, listener, process, set_variable_listener, sub_process
+from bpmn_doc import (
+    TERMINATE,
+    Recorder,
+    definitions,
+    element,
+    flow,
+    listener,
+    process,
+    set_variable_listener,
+    sub_process,
+)
 
 from safepoint import Engine, Job
 
@@ -362,3 +372,63 @@ def test_async_end_event_inside_a_sub_process_defers_the_sub_process_end(engine:
 
     assert engine.variables(instance.id)["listener_end_sub"] is True
     assert [t.activity_id for t in engine.tasks(instance.id)] == ["after"]
+
+
+def test_async_terminate_end_event_terminates_in_its_job(engine: Engine) -> None:
+    """Rules 1.3/1.5 (not in the list): an asyncBefore terminate end event terminates nothing
+    until its job runs; then the other branch's task is gone and the instance has ended.
+    """
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "fork"),
+        element("parallelGateway", "fork"),
+        flow("fork", "task"),
+        flow("fork", "terminate"),
+        element("userTask", "task"),
+        element(
+            "endEvent",
+            "terminate",
+            body=TERMINATE,
+            camunda__asyncBefore="true",
+        ),
+    )
+    instance = engine.start_process_instance_by_key("p")
+
+    assert [t.activity_id for t in engine.tasks(instance.id)] == ["task"]
+    job = only_job(engine, instance.id)
+    assert (job.activity_id, job.configuration) == ("terminate", "transition-create-scope")
+    assert not engine.process_instance(instance.id).ended
+
+    engine.execute_job(job.id)
+
+    assert engine.process_instance(instance.id).ended
+    assert engine.tasks(instance.id) == []
+    task = [h for h in engine.history(instance.id) if h.activity_id == "task"]
+    assert len(task) == 1 and task[0].canceled
+
+
+def test_process_end_listener_sees_the_end_event_it_completed_at(
+    engine: Engine, recorder: Recorder
+) -> None:
+    """Camunda's PROCESS_END runs on the execution still at the end event it reached.
+
+    (On deletion the execution is moved to the process scope first: no activity.)
+    """
+    engine.deploy(
+        "end-listener",
+        {
+            "end.bpmn": definitions(
+                process(
+                    "ends",
+                    element("startEvent", "start"),
+                    flow("start", "theEnd"),
+                    element("endEvent", "theEnd"),
+                    listeners=listener("end"),
+                )
+            )
+        },
+    )
+    instance = engine.start_process_instance_by_key("ends")
+    assert engine.process_instance(instance.id).ended
+    assert recorder.events == [("end", "theEnd")]

@@ -15,6 +15,7 @@ from bpmn_doc import (
     input_output,
     listener,
     process,
+    set_variable_listener,
     sub_process,
 )
 
@@ -377,8 +378,7 @@ def test_async_after_on_a_sub_process_without_outgoing_flow(engine: Engine) -> N
             extensions=listener("end"),
             camunda__asyncAfter="true",
         ),
-        listeners='<camunda:executionListener event="end" '
-        "expression=\"${execution.setVariable('processEnded', true)}\"/>",
+        listeners=set_variable_listener("end", "processEnded"),
     )
     instance = engine.start_process_instance_by_key("p")
 
@@ -396,3 +396,144 @@ def test_async_after_on_a_sub_process_without_outgoing_flow(engine: Engine) -> N
     engine.execute_job(job.id)
     assert engine.process_instance(instance.id).ended
     assert engine.variables(instance.id)["processEnded"] is True
+
+
+def test_take_job_is_reassigned_to_the_process_instance_when_a_branch_ends(
+    engine: Engine,
+) -> None:
+    """Scenario 38 with asyncAfter (not in the list): an asyncAfter fork leads to two end
+    events; after one take job ends its branch, the other take job belongs to the process
+    instance execution and still takes its own flow.
+    """
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "fork"),
+        element("parallelGateway", "fork", camunda__asyncAfter="true"),
+        flow("fork", "end1", "toEnd1"),
+        flow("fork", "end2", "toEnd2"),
+        element("endEvent", "end1"),
+        element("endEvent", "end2"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+    jobs = engine.jobs(instance.id)
+    first = next(j for j in jobs if j.configuration.endswith("$toEnd1"))
+    second = next(j for j in jobs if j.configuration.endswith("$toEnd2"))
+
+    engine.execute_job(first.id)
+
+    remaining = only_job(engine, instance.id)
+    assert (remaining.id, remaining.execution_id) == (second.id, instance.id)
+    assert remaining.configuration == "transition-notify-listener-take$toEnd2"
+    assert shape(engine.activity_instance(instance.id)) == {
+        "activity": "p",
+        "children": [],
+        "transitions": ["fork"],
+    }
+
+    engine.execute_job(remaining.id)
+
+    assert engine.process_instance(instance.id).ended
+    assert [h.activity_id for h in engine.history(instance.id)].count("end2") == 1
+
+
+def test_activity_end_job_is_reassigned_when_the_other_branch_ends(
+    engine: Engine, recorder: Recorder
+) -> None:
+    """Rule 1.4 (not in the list): a branch waits at an `activity-end` job; the other branch
+    ends, the tree is compacted, and the job (now on the process instance) ends the instance.
+    """
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "fork"),
+        element("parallelGateway", "fork"),
+        flow("fork", "service"),
+        flow("fork", "task"),
+        element(
+            "serviceTask",
+            "service",
+            extensions=listener("end"),
+            camunda__asyncAfter="true",
+            camunda__delegateExpression="${record}",
+        ),
+        element("userTask", "task"),
+        flow("task", "end"),
+        element("endEvent", "end"),
+        listeners=set_variable_listener("end", "processEnded"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+    job = only_job(engine, instance.id)
+    assert job.configuration == "activity-end"
+    assert job.execution_id != instance.id
+
+    engine.complete_task(engine.tasks(instance.id)[0].id)
+
+    moved = only_job(engine, instance.id)
+    assert (moved.id, moved.execution_id) == (job.id, instance.id)
+    assert shape(engine.activity_instance(instance.id)) == {
+        "activity": "p",
+        "children": [],
+        "transitions": ["service"],
+    }
+    assert "processEnded" not in engine.variables(instance.id)
+
+    engine.execute_job(moved.id)
+
+    assert engine.process_instance(instance.id).ended
+    assert engine.variables(instance.id)["processEnded"] is True
+    assert recorder.events == [("execute", "service"), ("end", "service")]
+
+
+def test_job_is_reassigned_to_the_sub_process_execution_when_an_inner_branch_ends(
+    engine: Engine,
+) -> None:
+    """Scenario 38 inside a sub-process (not in the list): compaction happens in the scope the
+    branches run in; the remaining job moves to the sub-process's scope execution.
+    """
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "sub"),
+        sub_process(
+            "sub",
+            element("startEvent", "subStart"),
+            flow("subStart", "fork"),
+            element("parallelGateway", "fork"),
+            flow("fork", "service1"),
+            flow("fork", "service2"),
+            element(
+                "serviceTask", "service1", camunda__asyncBefore="true", camunda__expression="${1}"
+            ),
+            element(
+                "serviceTask", "service2", camunda__asyncBefore="true", camunda__expression="${1}"
+            ),
+            flow("service1", "end1"),
+            flow("service2", "end2"),
+            element("endEvent", "end1"),
+            element("endEvent", "end2"),
+        ),
+        flow("sub", "after"),
+        element("userTask", "after"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+    (sub,) = engine.activity_instance(instance.id).child_activity_instances
+    scope_ids = [e for e in sub.execution_ids if e != instance.id]
+    jobs = engine.jobs(instance.id)
+    assert not {j.execution_id for j in jobs} & {instance.id, *scope_ids}
+    first = next(j for j in jobs if j.activity_id == "service1")
+    second = next(j for j in jobs if j.activity_id == "service2")
+
+    engine.execute_job(first.id)
+
+    remaining = only_job(engine, instance.id)
+    assert remaining.id == second.id
+    assert remaining.execution_id in scope_ids
+    (sub,) = engine.activity_instance(instance.id).child_activity_instances
+    assert [(t.activity_id, t.execution_id) for t in sub.child_transition_instances] == [
+        ("service2", remaining.execution_id)
+    ]
+
+    engine.execute_job(remaining.id)
+
+    assert [t.activity_id for t in engine.tasks(instance.id)] == ["after"]
