@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 
 from safepoint.core import runtime
@@ -65,6 +65,11 @@ class Engine:
         on_commit: called after each committed command with what it created (the
             jobs to publish, external tasks, incidents): the transactional outbox's
             hook. It runs after the commit, in the caller's thread.
+        job_lease: with a job executor on other processes: every new job is leased
+            to ``node_name`` for this long in the transaction that creates it, so the
+            dispatcher (:meth:`lease_due_jobs`) republishes it only if its publish was
+            lost or its executor died. ``None`` (embedded use): no leases.
+        node_name: who holds the leases this engine takes.
     """
 
     def __init__(
@@ -77,6 +82,8 @@ class Engine:
         config: EngineConfig | None = None,
         migrate: bool = True,
         on_commit: Callable[[CommandOutcome], None] | None = None,
+        job_lease: timedelta | None = None,
+        node_name: str = "embedded",
     ) -> None:
         """Open the database (and migrate it unless told not to)."""
         self._store = Store(database_url)
@@ -88,6 +95,8 @@ class Engine:
         self.config = config or EngineConfig()
         self._definitions = DefinitionCache()
         self._on_commit = on_commit
+        self._job_lease = job_lease
+        self.node_name = node_name
 
     def close(self) -> None:
         """Release the database connections."""
@@ -121,15 +130,21 @@ class Engine:
             for outcome in outcomes:
                 self._on_commit(outcome)
 
-    @staticmethod
     def _save(
+        self,
         uow: UnitOfWork,
         state: InstanceState,
         tracker: OutcomeTracker,
         outcomes: list[CommandOutcome],
     ) -> None:
+        outcome = tracker.outcome(state)
+        if self._job_lease is not None:
+            until = self._clock() + self._job_lease
+            for job in outcome.jobs:
+                job.locked_by = self.node_name
+                job.lock_expires_at = until
         uow.save_instance(state)
-        outcomes.append(tracker.outcome(state))
+        outcomes.append(outcome)
 
     def _context(self, uow: UnitOfWork, state: InstanceState) -> CommandContext:
         definition, process = self._definitions.get(uow, state.instance.process_definition_id)
@@ -451,6 +466,19 @@ class Engine:
                 except Exception as exc:  # recorded on the job by execute_job
                     logger.info("job %s at %s failed: %s", job.id, job.activity_id, exc)
         return runs
+
+    def lease_due_jobs(self, limit: int = 100) -> list[Job]:
+        """Lease due jobs that nobody holds, for publishing (the dispatcher's query).
+
+        Returns jobs that are due with retries left and no running lease: new jobs
+        whose publish was lost, jobs whose retry delay has passed, jobs whose retries
+        an operator set again, and jobs whose executor died. Each is leased to
+        ``node_name`` for ``job_lease`` (default one minute without one).
+        """
+        now = self._clock()
+        until = now + (self._job_lease or timedelta(minutes=1))
+        with self._uow() as uow:
+            return uow.lease_due_jobs(now=now, until=until, owner=self.node_name, limit=limit)
 
     def set_job_retries(self, job_id: str, retries: int) -> None:
         """Set a job's retries; a positive count resolves its ``failedJob`` incident."""

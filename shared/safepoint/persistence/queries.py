@@ -237,3 +237,41 @@ def set_job_retries_by_job_definition(
             .values(revision=instance_table.c.revision + 1)
         )
     return instance_ids
+
+
+def lease_due_jobs(
+    connection: Connection, *, now: datetime, until: datetime, owner: str, limit: int
+) -> list[Job]:
+    """Lease up to ``limit`` due jobs nobody holds (the dispatcher's acquisition).
+
+    A job is due when it has retries left, its due time has come and no lease on it
+    is running (never published, publish lost, or its executor gone). The leased jobs
+    get ``locked_by = owner`` and ``lock_expires_at = until``. On PostgreSQL rows held
+    by another transaction are skipped (``FOR UPDATE SKIP LOCKED``), so several
+    dispatchers never lease the same job.
+    """
+    table = tables.jobs
+    due = (
+        select(table.c.process_instance_id, table.c.id)
+        .where(
+            table.c.retries > 0,
+            or_(table.c.due_at.is_(None), table.c.due_at <= now),
+            or_(table.c.lock_expires_at.is_(None), table.c.lock_expires_at <= now),
+        )
+        .order_by(table.c.priority.desc(), table.c.created_at, table.c.id)
+        .limit(limit)
+    )
+    if connection.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    keys = [(row.process_instance_id, row.id) for row in connection.execute(due)]
+    leased: list[Job] = []
+    for process_instance_id, job_id in keys:
+        connection.execute(
+            update(table)
+            .where(table.c.process_instance_id == process_instance_id, table.c.id == job_id)
+            .values(locked_by=owner, lock_expires_at=until)
+        )
+        job = find_one(connection, JOBS, job_id)
+        if job is not None:
+            leased.append(job)
+    return leased

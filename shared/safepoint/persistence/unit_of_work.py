@@ -222,6 +222,15 @@ class UnitOfWork:
         )
 
     @_translated
+    def lease_due_jobs(
+        self, *, now: datetime, until: datetime, owner: str, limit: int = 100
+    ) -> list[Job]:
+        """Lease due jobs that nobody holds: see :func:`queries.lease_due_jobs`."""
+        return queries.lease_due_jobs(
+            self.connection, now=now, until=until, owner=owner, limit=limit
+        )
+
+    @_translated
     def task(self, task_id: str) -> Task | None:
         """The user task with this id, or ``None``."""
         return queries.find_one(self.connection, TASKS, task_id)
