@@ -65,6 +65,10 @@ test: install ## Run the whole test suite (PostgreSQL/RabbitMQ from SAFEPOINT_TE
 demo: install ## Run the demo: deploy an example process and run it end to end
 	$(RUN) python -m safepoint.demo
 
+.PHONY: contracts
+contracts: install ## Regenerate the message JSON Schemas and AsyncAPI document in shared/contracts/
+	$(RUN) python -m safepoint.contract.export
+
 .PHONY: clean
 clean: ## Remove the venvs, caches and build output
 	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache dist build

@@ -1,0 +1,58 @@
+"""RabbitMQ for Safepoint, over aio-pika: topology, connections, publisher, consumers.
+
+The only package that imports aio-pika or aiormq; everything above it deals in contract
+messages (:mod:`safepoint.contract`) and Safepoint's errors.
+
+A service starts like this::
+
+    connection = await connect(settings.amqp_url, name="job-executor")
+    channel = await open_channel(connection)
+    await declare_topology(channel)
+    publisher = Publisher(channel, app_id="job-executor")
+    consumer = await consume(channel, Topology().jobs_queue, handle, prefetch=16)
+    ...
+    await consumer.stop()
+    await connection.close()
+"""
+
+from safepoint.messaging.connection import connect, open_channel, redact
+from safepoint.messaging.consumer import (
+    ACK,
+    DEAD_LETTER,
+    REQUEUE,
+    Ack,
+    Consumer,
+    DeadLetter,
+    Handler,
+    IncomingMessage,
+    Outcome,
+    Requeue,
+    consume,
+    reply,
+)
+from safepoint.messaging.publisher import HeaderValue, Outgoing, Publisher
+from safepoint.messaging.topology import Topology, declare_external_topic, declare_topology
+
+__all__ = [
+    "ACK",
+    "DEAD_LETTER",
+    "REQUEUE",
+    "Ack",
+    "Consumer",
+    "DeadLetter",
+    "Handler",
+    "HeaderValue",
+    "IncomingMessage",
+    "Outcome",
+    "Outgoing",
+    "Publisher",
+    "Requeue",
+    "Topology",
+    "connect",
+    "consume",
+    "declare_external_topic",
+    "declare_topology",
+    "open_channel",
+    "redact",
+    "reply",
+]
