@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from safepoint.core import external_tasks
 from safepoint.core.context import CommandContext
 from safepoint.core.entities import Execution, ProcessInstanceState
 from safepoint.core.history import end_activity_instance
@@ -52,6 +53,8 @@ def release_wait_states(ctx: CommandContext, execution_id: str) -> None:
     state = ctx.state
     for job in jobs_of(ctx, execution_id):
         delete_job(ctx, job)
+    for task in [t for t in state.external_tasks.values() if t.execution_id == execution_id]:
+        external_tasks.resolve_incidents(ctx, task)
     for entities in (state.tasks, state.external_tasks, state.subscriptions):
         for key in [k for k, v in entities.items() if v.execution_id == execution_id]:
             del entities[key]

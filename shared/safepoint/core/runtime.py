@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from safepoint.core import jobs
+from safepoint.core import external_tasks, jobs
 from safepoint.core.behaviors import behavior_for
 from safepoint.core.cancellation import delete_process_instance as cancel_instance
 from safepoint.core.context import CommandContext
 from safepoint.core.deployments import ProcessDefinition
-from safepoint.core.entities import Execution, JobLogEvent, ProcessInstance
+from safepoint.core.entities import Execution, ExternalTask, JobLogEvent, ProcessInstance
 from safepoint.core.operations import AtomicOperation, parse_job_configuration
 from safepoint.core.pvm import run
 from safepoint.core.state import InstanceState
@@ -31,10 +31,13 @@ __all__ = [
     "correlate",
     "delete_job",
     "delete_process_instance",
+    "external_task_bpmn_error",
+    "fail_external_task",
     "execute_job",
     "exception_details",
     "new_instance_state",
     "record_job_failure",
+    "set_external_task_retries",
     "set_job_retries",
     "start_process_instance",
 ]
@@ -186,7 +189,66 @@ def complete_external_task(
     task = ctx.state.external_tasks.pop(external_task_id, None)
     if task is None:
         raise NotFound("external task", external_task_id)
+    external_tasks.resolve_incidents(ctx, task)
     _signal(ctx, task.execution_id, variables)
+
+
+def _external_task(ctx: CommandContext, external_task_id: str) -> ExternalTask:
+    task = ctx.state.external_tasks.get(external_task_id)
+    if task is None:
+        raise NotFound("external task", external_task_id)
+    return task
+
+
+def fail_external_task(
+    ctx: CommandContext,
+    external_task_id: str,
+    *,
+    error_message: str | None,
+    error_details: str | None = None,
+    retries: int,
+    retry_timeout: timedelta = timedelta(0),
+) -> None:
+    """A worker failed the task: it comes back after ``retry_timeout``; 0 retries: incident."""
+    external_tasks.fail(
+        ctx,
+        _external_task(ctx, external_task_id),
+        error_message=error_message,
+        error_details=error_details,
+        retries=retries,
+        retry_timeout=retry_timeout,
+    )
+
+
+def set_external_task_retries(ctx: CommandContext, external_task_id: str, retries: int) -> None:
+    """Set an external task's retries (a positive count resolves its incident)."""
+    external_tasks.set_retries(ctx, _external_task(ctx, external_task_id), retries)
+
+
+def external_task_bpmn_error(
+    ctx: CommandContext,
+    external_task_id: str,
+    *,
+    error_code: str,
+    error_message: str | None = None,
+    variables: Mapping[str, object] | None = None,
+) -> None:
+    """A worker reports a BPMN error: with no error boundary event to catch it, an incident.
+
+    Error boundary events are not supported yet, so the error cannot be caught: the
+    task keeps waiting with 0 retries and a ``failedExternalTask`` incident says why.
+    """
+    task = _external_task(ctx, external_task_id)
+    set_variables(VariableScope(ctx, ctx.execution(task.execution_id)), variables)
+    detail = f": {error_message}" if error_message else ""
+    external_tasks.fail(
+        ctx,
+        task,
+        error_message=f"BPMN error {error_code!r} was not caught{detail}",
+        error_details="no error boundary event catches it (not supported in this version)",
+        retries=0,
+        retry_timeout=timedelta(0),
+    )
 
 
 def correlate(

@@ -32,10 +32,10 @@ from safepoint.core.entities import (
     ProcessInstance,
     Task,
 )
+from safepoint.core.outcome import CommandOutcome, OutcomeTracker
 from safepoint.core.state import InstanceState
 from safepoint.core.tree import children
 from safepoint.embedded.clock import utc_now
-from safepoint.embedded.outcome import CommandOutcome, OutcomeTracker
 from safepoint.embedded.repository import DefinitionCache, deploy_resources
 from safepoint.errors import BadUserRequest, NotFound, OptimisticLockError, PersistenceError
 from safepoint.persistence.store import Store
@@ -140,9 +140,10 @@ class Engine:
         outcome = tracker.outcome(state)
         if self._job_lease is not None:
             until = self._clock() + self._job_lease
-            for job in outcome.jobs:
-                job.locked_by = self.node_name
-                job.lock_expires_at = until
+            leased: list[Job | ExternalTask] = [*outcome.jobs, *outcome.external_tasks]
+            for entity in leased:
+                entity.locked_by = self.node_name
+                entity.lock_expires_at = until
         uow.save_instance(state)
         outcomes.append(outcome)
 
@@ -337,6 +338,81 @@ class Engine:
             tracker = OutcomeTracker(state)
             runtime.complete_external_task(self._context(uow, state), external_task_id, variables)
             self._save(uow, state, tracker, outcomes)
+
+    def fail_external_task(
+        self,
+        external_task_id: str,
+        *,
+        error_message: str | None,
+        error_details: str | None = None,
+        retries: int,
+        retry_timeout: timedelta = timedelta(0),
+    ) -> None:
+        """A worker failed the task (Camunda's ``/external-task/{id}/failure``).
+
+        The task is handed out again after ``retry_timeout``; at 0 retries it is not,
+        and a ``failedExternalTask`` incident opens.
+        """
+        self._external_task_command(
+            external_task_id,
+            lambda ctx: runtime.fail_external_task(
+                ctx,
+                external_task_id,
+                error_message=error_message,
+                error_details=error_details,
+                retries=retries,
+                retry_timeout=retry_timeout,
+            ),
+        )
+
+    def external_task_bpmn_error(
+        self,
+        external_task_id: str,
+        error_code: str,
+        error_message: str | None = None,
+        variables: Mapping[str, object] | None = None,
+    ) -> None:
+        """A worker reports a BPMN error; uncaught (no boundary events yet), it is an incident."""
+        self._external_task_command(
+            external_task_id,
+            lambda ctx: runtime.external_task_bpmn_error(
+                ctx,
+                external_task_id,
+                error_code=error_code,
+                error_message=error_message,
+                variables=variables,
+            ),
+        )
+
+    def set_external_task_retries(self, external_task_id: str, retries: int) -> None:
+        """Set an external task's retries; a positive count resolves its incident."""
+        self._external_task_command(
+            external_task_id,
+            lambda ctx: runtime.set_external_task_retries(ctx, external_task_id, retries),
+        )
+
+    def external_task(self, external_task_id: str) -> ExternalTask:
+        """One external task by id."""
+        with self._uow() as uow:
+            found = uow.external_task(external_task_id)
+        if found is None:
+            raise NotFound("external task", external_task_id)
+        return found
+
+    def _external_task_command(
+        self, external_task_id: str, command: Callable[[CommandContext], None]
+    ) -> None:
+        task = self.external_task(external_task_id)
+        self._command(task.process_instance_id, command)
+
+    def lease_due_external_tasks(self, limit: int = 100) -> list[ExternalTask]:
+        """Lease external tasks to hand to workers: lost publishes and passed retry timeouts."""
+        now = self._clock()
+        until = now + (self._job_lease or timedelta(minutes=1))
+        with self._uow() as uow:
+            return uow.lease_due_external_tasks(
+                now=now, until=until, owner=self.node_name, limit=limit
+            )
 
     def correlate_message(
         self,

@@ -275,3 +275,38 @@ def lease_due_jobs(
         if job is not None:
             leased.append(job)
     return leased
+
+
+def lease_due_external_tasks(
+    connection: Connection, *, now: datetime, until: datetime, owner: str, limit: int
+) -> list[ExternalTask]:
+    """Lease up to ``limit`` external tasks to hand (again) to workers.
+
+    Due: retries not used up (none reported yet, or more than 0) and no lease
+    running: a new task whose publish was lost, or one whose retry timeout has
+    passed. Skips rows other transactions hold, on PostgreSQL.
+    """
+    table = tables.external_tasks
+    due = (
+        select(table.c.process_instance_id, table.c.id)
+        .where(
+            or_(table.c.retries.is_(None), table.c.retries > 0),
+            or_(table.c.lock_expires_at.is_(None), table.c.lock_expires_at <= now),
+        )
+        .order_by(table.c.priority.desc(), table.c.created_at, table.c.id)
+        .limit(limit)
+    )
+    if connection.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    keys = [(row.process_instance_id, row.id) for row in connection.execute(due)]
+    leased: list[ExternalTask] = []
+    for process_instance_id, task_id in keys:
+        connection.execute(
+            update(table)
+            .where(table.c.process_instance_id == process_instance_id, table.c.id == task_id)
+            .values(locked_by=owner, lock_expires_at=until)
+        )
+        task = find_one(connection, EXTERNAL_TASKS, task_id)
+        if task is not None:
+            leased.append(task)
+    return leased

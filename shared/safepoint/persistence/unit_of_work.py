@@ -231,6 +231,15 @@ class UnitOfWork:
         )
 
     @_translated
+    def lease_due_external_tasks(
+        self, *, now: datetime, until: datetime, owner: str, limit: int = 100
+    ) -> list[ExternalTask]:
+        """Lease external tasks to publish: see :func:`queries.lease_due_external_tasks`."""
+        return queries.lease_due_external_tasks(
+            self.connection, now=now, until=until, owner=owner, limit=limit
+        )
+
+    @_translated
     def task(self, task_id: str) -> Task | None:
         """The user task with this id, or ``None``."""
         return queries.find_one(self.connection, TASKS, task_id)
