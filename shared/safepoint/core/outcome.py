@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from safepoint.core.entities import ExternalTask, Incident, Job
 from safepoint.core.state import InstanceState
@@ -14,11 +16,17 @@ class CommandOutcome:
 
     ``jobs`` are the safe points it created (each to be published as one message),
     ``external_tasks`` the work it handed to workers, ``incidents`` those it opened.
+    ``variables`` are the process variables, filled only when external tasks were
+    created (workers receive them with the task).
     """
 
     process_instance_id: str
+    process_definition_id: str
     process_definition_key: str
     business_key: str | None
+    started_at: datetime
+    ended_at: datetime | None = None
+    variables: Mapping[str, object] = field(default_factory=dict)
     jobs: tuple[Job, ...] = ()
     external_tasks: tuple[ExternalTask, ...] = ()
     incidents: tuple[Incident, ...] = ()
@@ -41,21 +49,25 @@ class OutcomeTracker:
 
     def outcome(self, state: InstanceState) -> CommandOutcome:
         """What the command added to ``state`` since this tracker was made."""
+        external_tasks = tuple(
+            task for key, task in state.external_tasks.items() if key not in self._external_tasks
+        )
+        instance = state.instance
         return CommandOutcome(
             process_instance_id=state.id,
-            process_definition_key=state.instance.process_definition_key,
-            business_key=state.instance.business_key,
+            process_definition_id=instance.process_definition_id,
+            process_definition_key=instance.process_definition_key,
+            business_key=instance.business_key,
+            started_at=instance.started_at,
+            ended_at=instance.ended_at,
+            variables=dict(state.variables.get(state.id, {})) if external_tasks else {},
             jobs=tuple(job for key, job in state.jobs.items() if key not in self._jobs),
-            external_tasks=tuple(
-                task
-                for key, task in state.external_tasks.items()
-                if key not in self._external_tasks
-            ),
+            external_tasks=external_tasks,
             incidents=tuple(
                 incident
                 for key, incident in state.incidents.items()
                 if incident.open and key not in self._incidents
             ),
             started=self._started,
-            ended=state.instance.ended and not self._ended,
+            ended=instance.ended and not self._ended,
         )

@@ -80,6 +80,11 @@ class Publisher:
         """The names this publisher routes by."""
         return self._topology
 
+    @property
+    def channel(self) -> AbstractChannel:
+        """The channel this publisher publishes on."""
+        return self._channel
+
     async def publish(
         self,
         exchange: str,
