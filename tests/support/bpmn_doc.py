@@ -163,3 +163,17 @@ def chain(*element_ids: str) -> list[str]:
     """Sequence flows joining ``element_ids`` one after the other (ids ``a_b``)."""
     pairs = zip(element_ids, element_ids[1:], strict=False)
     return [flow(source, target) for source, target in pairs]
+
+
+def deploy(engine: Any, *elements: str, messages: tuple[str, ...] = (), **kwargs: str) -> None:
+    """Deploy one process ``p`` made of ``elements`` (and declared ``messages``)."""
+    engine.deploy(
+        "test", {"test.bpmn": definitions(process("p", *elements, **kwargs), messages=messages)}
+    )
+
+
+def only_job(engine: Any, process_instance_id: str) -> Any:
+    """The one job of an instance (fails when there is not exactly one)."""
+    jobs = engine.jobs(process_instance_id)
+    assert len(jobs) == 1, jobs
+    return jobs[0]

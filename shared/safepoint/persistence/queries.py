@@ -239,74 +239,72 @@ def set_job_retries_by_job_definition(
     return instance_ids
 
 
-def lease_due_jobs(
-    connection: Connection, *, now: datetime, until: datetime, owner: str, limit: int
-) -> list[Job]:
-    """Lease up to ``limit`` due jobs nobody holds (the dispatcher's acquisition).
+def _lease(
+    connection: Connection,
+    rows: EntityTable[E],
+    due: list[Condition],
+    *,
+    now: datetime,
+    until: datetime,
+    owner: str,
+    limit: int,
+) -> list[E]:
+    """Lease up to ``limit`` rows of ``rows`` meeting ``due`` whose lease has run out.
 
-    A job is due when it has retries left, its due time has come and no lease on it
-    is running (never published, publish lost, or its executor gone). The leased jobs
-    get ``locked_by = owner`` and ``lock_expires_at = until``. On PostgreSQL rows held
-    by another transaction are skipped (``FOR UPDATE SKIP LOCKED``), so several
-    dispatchers never lease the same job.
+    The leased rows get ``locked_by = owner`` and ``lock_expires_at = until``. On
+    PostgreSQL rows held by another transaction are skipped (``FOR UPDATE SKIP
+    LOCKED``), so several dispatchers never lease the same row.
     """
-    table = tables.jobs
-    due = (
+    table = rows.table
+    query = (
         select(table.c.process_instance_id, table.c.id)
         .where(
-            table.c.retries > 0,
-            or_(table.c.due_at.is_(None), table.c.due_at <= now),
+            *due,
             or_(table.c.lock_expires_at.is_(None), table.c.lock_expires_at <= now),
         )
         .order_by(table.c.priority.desc(), table.c.created_at, table.c.id)
         .limit(limit)
     )
     if connection.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    keys = [(row.process_instance_id, row.id) for row in connection.execute(due)]
-    leased: list[Job] = []
-    for process_instance_id, job_id in keys:
+        query = query.with_for_update(skip_locked=True)
+    keys = [(row.process_instance_id, row.id) for row in connection.execute(query)]
+    leased: list[E] = []
+    for process_instance_id, entity_id in keys:
         connection.execute(
             update(table)
-            .where(table.c.process_instance_id == process_instance_id, table.c.id == job_id)
+            .where(table.c.process_instance_id == process_instance_id, table.c.id == entity_id)
             .values(locked_by=owner, lock_expires_at=until)
         )
-        job = find_one(connection, JOBS, job_id)
-        if job is not None:
-            leased.append(job)
+        entity = find_one(connection, rows, entity_id)
+        if entity is not None:
+            leased.append(entity)
     return leased
+
+
+def lease_due_jobs(
+    connection: Connection, *, now: datetime, until: datetime, owner: str, limit: int
+) -> list[Job]:
+    """Lease due jobs nobody holds (the dispatcher's acquisition).
+
+    Due: retries left and the due time has come, with no lease running (never
+    published, publish lost, or the executor gone).
+    """
+    table = tables.jobs
+    due: list[Condition] = [
+        table.c.retries > 0,
+        or_(table.c.due_at.is_(None), table.c.due_at <= now),
+    ]
+    return _lease(connection, JOBS, due, now=now, until=until, owner=owner, limit=limit)
 
 
 def lease_due_external_tasks(
     connection: Connection, *, now: datetime, until: datetime, owner: str, limit: int
 ) -> list[ExternalTask]:
-    """Lease up to ``limit`` external tasks to hand (again) to workers.
+    """Lease external tasks to hand (again) to workers.
 
-    Due: retries not used up (none reported yet, or more than 0) and no lease
-    running: a new task whose publish was lost, or one whose retry timeout has
-    passed. Skips rows other transactions hold, on PostgreSQL.
+    Due: retries not used up (none reported yet, or more than 0) with no lease
+    running: a new task whose publish was lost, or one whose retry timeout has passed.
     """
     table = tables.external_tasks
-    due = (
-        select(table.c.process_instance_id, table.c.id)
-        .where(
-            or_(table.c.retries.is_(None), table.c.retries > 0),
-            or_(table.c.lock_expires_at.is_(None), table.c.lock_expires_at <= now),
-        )
-        .order_by(table.c.priority.desc(), table.c.created_at, table.c.id)
-        .limit(limit)
-    )
-    if connection.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    keys = [(row.process_instance_id, row.id) for row in connection.execute(due)]
-    leased: list[ExternalTask] = []
-    for process_instance_id, task_id in keys:
-        connection.execute(
-            update(table)
-            .where(table.c.process_instance_id == process_instance_id, table.c.id == task_id)
-            .values(locked_by=owner, lock_expires_at=until)
-        )
-        task = find_one(connection, EXTERNAL_TASKS, task_id)
-        if task is not None:
-            leased.append(task)
-    return leased
+    due: list[Condition] = [or_(table.c.retries.is_(None), table.c.retries > 0)]
+    return _lease(connection, EXTERNAL_TASKS, due, now=now, until=until, owner=owner, limit=limit)

@@ -13,13 +13,13 @@ import pytest
 from bpmn_doc import (
     TERMINATE,
     Recorder,
-    definitions,
+    deploy,
     element,
     flow,
     input_output,
     listener,
     message_definition,
-    process,
+    only_job,
     set_variable_listener,
     sub_process,
 )
@@ -31,20 +31,8 @@ START_END = listener("start") + listener("end")
 TAKE = "transition-notify-listener-take"
 
 
-def deploy(engine: Engine, *elements: str, messages: tuple[str, ...] = (), **kwargs: str) -> None:
-    engine.deploy(
-        "test", {"test.bpmn": definitions(process("p", *elements, **kwargs), messages=messages)}
-    )
-
-
 def configurations(jobs: list[Job]) -> list[tuple[str, str]]:
     return sorted((job.activity_id, job.configuration) for job in jobs)
-
-
-def only_job(engine: Engine, instance_id: str) -> Job:
-    jobs = engine.jobs(instance_id)
-    assert len(jobs) == 1, jobs
-    return jobs[0]
 
 
 def job_with(engine: Engine, instance_id: str, configuration: str) -> Job:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from bpmn_doc import Recorder, definitions, element, flow, listener, process
+from bpmn_doc import Recorder, deploy, element, flow, listener
 
 from safepoint import Engine
-
-
-def deploy(engine: Engine, *elements: str, **kwargs: str) -> None:
-    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements, **kwargs))})
 
 
 def test_async_before_service_task_runs_only_in_its_job(engine: Engine, recorder: Recorder) -> None:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from bpmn_doc import chain, definitions, element, flow, listener, process, retry_time_cycle
+from bpmn_doc import chain, deploy, element, flow, listener, retry_time_cycle
 
 from safepoint import Engine, Job, ManualClock, OptimisticLockError
 from safepoint.core.entities import JobLogEvent
@@ -35,10 +35,6 @@ CONFLICT = "was updated by another transaction concurrently"
 def skip_on_sqlite(database_url: str) -> None:
     if "sqlite" in database_url:
         pytest.skip(SQLITE_SKIP)
-
-
-def deploy(engine: Engine, *elements: str) -> None:
-    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements))})
 
 
 class Rendezvous:

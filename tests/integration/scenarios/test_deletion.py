@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from bpmn_doc import (
     Recorder,
-    definitions,
+    deploy,
     element,
     flow,
     input_output,
     listener,
-    process,
+    only_job,
     sub_process,
 )
 
-from safepoint import Engine, Job
+from safepoint import Engine
 
 TRUE_OUTPUT = "${true}"
 
@@ -33,16 +33,6 @@ class Counter:
     def next(self) -> int:
         self.calls += 1
         return self.calls
-
-
-def deploy(engine: Engine, *elements: str, **kwargs: str) -> None:
-    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements, **kwargs))})
-
-
-def only_job(engine: Engine, instance_id: str) -> Job:
-    jobs = engine.jobs(instance_id)
-    assert len(jobs) == 1, jobs
-    return jobs[0]
 
 
 def test_delete_at_async_before_runs_no_listener_of_the_waiting_task(

@@ -9,24 +9,16 @@ from bpmn_doc import (
     Recorder,
     chain,
     definitions,
+    deploy,
     element,
     flow,
     listener,
     message_definition,
+    only_job,
     process,
 )
 
-from safepoint import BadUserRequest, Engine, Job, SafepointError
-
-
-def deploy(engine: Engine, *elements: str, messages: tuple[str, ...] = ()) -> None:
-    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements), messages=messages)})
-
-
-def only_job(engine: Engine, process_instance_id: str) -> Job:
-    jobs = engine.jobs(process_instance_id)
-    assert len(jobs) == 1, jobs
-    return jobs[0]
+from safepoint import BadUserRequest, Engine, SafepointError
 
 
 def set_then_fail(execution: Any) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 from bpmn_doc import (
     Recorder,
-    definitions,
+    deploy,
     element,
     flow,
     listener,
-    process,
+    only_job,
     set_variable_listener,
     sub_process,
 )
@@ -26,18 +26,8 @@ from safepoint.errors import NoOutgoingFlow
 TAKE = "transition-notify-listener-take"
 
 
-def deploy(engine: Engine, *elements: str, **kwargs: str) -> None:
-    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements, **kwargs))})
-
-
 def configurations(jobs: list[Job]) -> list[tuple[str, str]]:
     return sorted((job.activity_id, job.configuration) for job in jobs)
-
-
-def only_job(engine: Engine, instance_id: str) -> Job:
-    jobs = engine.jobs(instance_id)
-    assert len(jobs) == 1, jobs
-    return jobs[0]
 
 
 def fork_into(*branches: str) -> tuple[str, ...]:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from bpmn_doc import Failing, chain, definitions, element, process, retry_time_cycle
+from bpmn_doc import (
+    Failing,
+    chain,
+    deploy,
+    element,
+    only_job,
+    retry_time_cycle,
+)
 
-from safepoint import BadUserRequest, Engine, Job
-
-
-def deploy(engine: Engine, *elements: str) -> None:
-    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements))})
-
-
-def only_job(engine: Engine, process_instance_id: str) -> Job:
-    jobs = engine.jobs(process_instance_id)
-    assert len(jobs) == 1, jobs
-    return jobs[0]
+from safepoint import BadUserRequest, Engine
 
 
 def deploy_failing_service_task(engine: Engine, cycle: str | None = None) -> None:

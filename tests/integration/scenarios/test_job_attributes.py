@@ -12,26 +12,16 @@ from __future__ import annotations
 import pytest
 from bpmn_doc import (
     Recorder,
-    definitions,
+    deploy,
     element,
     flow,
-    process,
+    only_job,
     retry_time_cycle,
     set_variable_listener,
     sub_process,
 )
 
-from safepoint import Engine, Job
-
-
-def deploy(engine: Engine, *elements: str, **kwargs: str) -> None:
-    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements, **kwargs))})
-
-
-def only_job(engine: Engine, instance_id: str) -> Job:
-    jobs = engine.jobs(instance_id)
-    assert len(jobs) == 1, jobs
-    return jobs[0]
+from safepoint import Engine
 
 
 def async_service(**attrs: str) -> tuple[str, ...]:

@@ -14,16 +14,16 @@ from bpmn_doc import (
     Failing,
     chain,
     class_listener,
-    definitions,
+    deploy,
     element,
     flow,
     message_definition,
-    process,
+    only_job,
     retry_time_cycle,
     sub_process,
 )
 
-from safepoint import Engine, EngineConfig, Job, ManualClock
+from safepoint import Engine, EngineConfig, ManualClock
 from safepoint.core.entities import JobLogEvent
 from safepoint.errors import DelegateNotFound
 
@@ -33,16 +33,6 @@ T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 def at(minute: int, second: int = 0) -> datetime:
     """10:<minute>:<second> on the test day."""
     return T0.replace(minute=minute, second=second)
-
-
-def deploy(engine: Engine, *elements: str, messages: tuple[str, ...] = ()) -> None:
-    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements), messages=messages)})
-
-
-def only_job(engine: Engine, process_instance_id: str) -> Job:
-    jobs = engine.jobs(process_instance_id)
-    assert len(jobs) == 1, jobs
-    return jobs[0]
 
 
 def failing_task(task_id: str = "task", cycle: str | None = None, **attrs: str) -> str:

@@ -12,26 +12,17 @@ from bpmn_doc import (
     TERMINATE,
     Recorder,
     definitions,
+    deploy,
     element,
     flow,
     listener,
+    only_job,
     process,
     set_variable_listener,
     sub_process,
 )
 
-from safepoint import Engine, Job
-
-
-def deploy(engine: Engine, *elements: str, **kwargs: str) -> None:
-    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements, **kwargs))})
-
-
-def only_job(engine: Engine, instance_id: str) -> Job:
-    jobs = engine.jobs(instance_id)
-    assert len(jobs) == 1, jobs
-    return jobs[0]
-
+from safepoint import Engine
 
 # --- scenarios 17 and 18 ---------------------------------------------------------------
 

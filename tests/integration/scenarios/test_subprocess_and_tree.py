@@ -9,27 +9,17 @@ from __future__ import annotations
 
 from bpmn_doc import (
     Recorder,
-    definitions,
+    deploy,
     element,
     flow,
     input_output,
     listener,
-    process,
+    only_job,
     set_variable_listener,
     sub_process,
 )
 
-from safepoint import ActivityInstance, Engine, Job
-
-
-def deploy(engine: Engine, *elements: str, **kwargs: str) -> None:
-    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements, **kwargs))})
-
-
-def only_job(engine: Engine, instance_id: str) -> Job:
-    jobs = engine.jobs(instance_id)
-    assert len(jobs) == 1, jobs
-    return jobs[0]
+from safepoint import ActivityInstance, Engine
 
 
 def shape(node: ActivityInstance) -> dict[str, object]:

@@ -11,19 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from bpmn_doc import definitions, element, flow, process, sub_process
+from bpmn_doc import deploy, element, flow, only_job, sub_process
 
-from safepoint import DelegateExecution, Engine, Job
-
-
-def deploy(engine: Engine, *elements: str, **kwargs: str) -> None:
-    engine.deploy("test", {"test.bpmn": definitions(process("p", *elements, **kwargs))})
-
-
-def only_job(engine: Engine, instance_id: str) -> Job:
-    jobs = engine.jobs(instance_id)
-    assert len(jobs) == 1, jobs
-    return jobs[0]
+from safepoint import DelegateExecution, Engine
 
 
 def chain(*services: tuple[str, dict[str, str]]) -> tuple[str, ...]:
