@@ -195,6 +195,11 @@ class Incident:
         """Whether the incident still needs an operator."""
         return self.resolved_at is None
 
+    @property
+    def job_id(self) -> str | None:
+        """The failed job of a ``failedJob`` incident (its ``configuration``)."""
+        return self.configuration if self.incident_type == FAILED_JOB else None
+
 
 @dataclass(slots=True)
 class HistoricActivityInstance:

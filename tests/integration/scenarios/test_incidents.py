@@ -61,6 +61,7 @@ def test_47_exhausted_retries_raise_one_failed_job_incident(engine: Engine) -> N
     assert incident.activity_id == "theServiceTask"
     assert incident.failed_activity_id == "theServiceTask"
     assert incident.configuration == job.id
+    assert incident.job_id == job.id
     assert incident.job_definition_id == job.job_definition_id
     assert incident.open
     assert engine.incidents(instance.id) == [incident]
