@@ -53,3 +53,34 @@ def upgrade(database_url: str, revision: str = "head") -> None:
         upgrade_engine(engine, revision)
     finally:
         engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m safepoint.persistence``: bring a database's schema up to date.
+
+    The URL comes from ``--database-url``, else ``SAFEPOINT_DATABASE_URL``, else the
+    laptop default (a SQLite file in the working directory).
+    """
+    import argparse
+    import logging
+    import os
+    import sys
+
+    from safepoint.errors import PersistenceError
+    from safepoint.settings import DEFAULT_DATABASE_URL
+
+    parser = argparse.ArgumentParser(prog="python -m safepoint.persistence")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("SAFEPOINT_DATABASE_URL", DEFAULT_DATABASE_URL),
+        help="SQLAlchemy URL (default: $SAFEPOINT_DATABASE_URL or %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        upgrade(args.database_url)
+    except PersistenceError as exc:
+        sys.stderr.write(f"migration failed: {exc}\n")
+        return 1
+    logging.getLogger(__name__).info("database schema is up to date")
+    return 0
