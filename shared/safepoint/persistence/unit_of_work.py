@@ -28,7 +28,7 @@ from safepoint.core.entities import (
     Task,
 )
 from safepoint.core.state import InstanceState
-from safepoint.errors import PersistenceError
+from safepoint.errors import OptimisticLockError, PersistenceError
 from safepoint.persistence import definitions, instances, queries
 from safepoint.persistence.instances import Snapshot
 from safepoint.persistence.rows import EXTERNAL_TASKS, JOBS, PROCESS_INSTANCES, TASKS
@@ -49,9 +49,31 @@ def translate_errors() -> Iterator[None]:
     except StatementError as exc:
         if not isinstance(exc, DBAPIError) and isinstance(exc.orig, ValueError):
             raise exc.orig from None
+        if isinstance(exc, DBAPIError) and is_conflict(exc):
+            raise OptimisticLockError(
+                "the process instance was updated by another transaction concurrently "
+                f"({type(exc.orig).__name__}: {exc.orig})"
+            ) from exc
         raise PersistenceError(f"{type(exc.orig).__name__}: {exc.orig}") from exc
     except SQLAlchemyError as exc:
         raise PersistenceError(str(exc)) from exc
+
+
+CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
+"""PostgreSQL's serialization failure and deadlock: another transaction won; retry."""
+
+
+def is_conflict(exc: DBAPIError) -> bool:
+    """Whether a database error means a concurrent transaction won (retry the command).
+
+    SQLite says "database is locked" when another connection holds the write lock past
+    the busy timeout, or at once when a reading transaction tries to write after
+    another wrote; PostgreSQL reports serialization failures and deadlocks.
+    """
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in CONFLICT_SQLSTATES:
+        return True
+    return "database is locked" in str(orig) or "database table is locked" in str(orig)
 
 
 def _translated(method: Callable[P, R]) -> Callable[P, R]:
