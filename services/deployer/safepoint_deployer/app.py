@@ -1,0 +1,156 @@
+"""The deployer's FastAPI application: lifespan, routes and the one error → status table."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+import safepoint_deployer
+from safepoint.embedded import CommandOutcome, Engine, utc_now
+from safepoint.errors import (
+    BadUserRequest,
+    BpmnParseError,
+    NotFound,
+    OptimisticLockError,
+    SafepointError,
+)
+from safepoint.persistence.store import Store
+from safepoint.registry import load_delegates
+from safepoint_deployer.api import health, router
+from safepoint_deployer.schemas import ParseExceptionDto
+from safepoint_deployer.service import (
+    CommandFailed,
+    DeployerService,
+    DeploymentInUse,
+    DeploymentListener,
+    Unsupported,
+)
+from safepoint_deployer.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorMapping:
+    """How one kind of error is answered: its HTTP status and Camunda's ``type`` name."""
+
+    error: type[Exception]
+    status: int
+    type: str
+
+
+ERRORS: tuple[ErrorMapping, ...] = (
+    ErrorMapping(NotFound, 404, "InvalidRequestException"),
+    ErrorMapping(BpmnParseError, 400, "ParseException"),
+    ErrorMapping(DeploymentInUse, 409, "ProcessEngineException"),
+    ErrorMapping(BadUserRequest, 400, "InvalidRequestException"),
+    ErrorMapping(OptimisticLockError, 409, "OptimisticLockingException"),
+    ErrorMapping(Unsupported, 501, "UnsupportedOperationException"),
+    ErrorMapping(CommandFailed, 500, "RestException"),
+    ErrorMapping(SafepointError, 500, "ProcessEngineException"),
+)
+"""Every error the API answers, most specific first: the first ``isinstance`` match wins.
+
+A ``BpmnParseError`` carries every problem: ``problems`` (flat, with resource, line and
+element id) and ``details`` (per resource, Camunda's ``ParseException`` form).
+"""
+
+
+def error_mapping(exc: Exception) -> ErrorMapping:
+    """The row of :data:`ERRORS` for ``exc`` (500 for anything unknown)."""
+    for mapping in ERRORS:
+        if isinstance(exc, mapping.error):
+            return mapping
+    return ErrorMapping(Exception, 500, type(exc).__name__)
+
+
+async def _safepoint_error(request: Request, exc: Exception) -> JSONResponse:
+    mapping = error_mapping(exc)
+    if isinstance(exc, BpmnParseError):
+        body = ParseExceptionDto.of(str(exc), exc.problems)
+        return JSONResponse(body.model_dump(mode="json"), status_code=mapping.status)
+    if isinstance(exc, CommandFailed):
+        logger.warning("%s %s failed: %s", request.method, request.url.path, exc)
+    elif mapping.status >= 500:
+        logger.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+    return JSONResponse({"type": mapping.type, "message": str(exc)}, status_code=mapping.status)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    return JSONResponse(
+        {"type": "InvalidRequestException", "message": "; ".join(problems)}, status_code=400
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    delegates: Mapping[str, object] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    on_deployed: DeploymentListener | None = None,
+    on_commit: Callable[[CommandOutcome], None] | None = None,
+) -> FastAPI:
+    """The deployer service's application.
+
+    Args:
+        settings: built once by ``__main__`` (or a test).
+        delegates: the delegate registry, for the end listeners a cascading delete runs;
+            loaded from ``settings.delegates`` when not given.
+        clock: the current aware time (a ``ManualClock`` in tests).
+        new_id: new unique ids (deployment ids).
+        on_deployed: told of each new deployment after its commit: the port of the
+            ``deployment.created`` publisher (``None`` publishes nothing).
+        on_commit: the outbox hook for the instances a cascading delete cancels.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = load_delegates(settings.delegates) if delegates is None else dict(delegates)
+        store = Store(settings.database.url, pool_size=settings.database.pool_size)
+        if settings.database.migrate:
+            store.migrate()
+        engine = Engine(
+            settings.database.url,
+            delegates=registry,
+            clock=clock,
+            migrate=False,
+            on_commit=on_commit,
+        )
+        service = DeployerService(
+            store, engine, clock=clock, new_id=new_id, on_deployed=on_deployed
+        )
+        app.state.service = service
+        app.state.max_resource_bytes = settings.max_resource_bytes
+        logger.info("deployer service ready")
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(
+        title="Safepoint deployer",
+        version=safepoint_deployer.__version__,
+        description="Camunda 7 compatible deployment API (`/engine-rest/deployment`) of "
+        "Safepoint: deploy BPMN 2.0 files, list and delete deployments.",
+        lifespan=lifespan,
+    )
+    app.include_router(health)
+    app.include_router(router)
+    app.add_exception_handler(SafepointError, _safepoint_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    return app

@@ -1,0 +1,153 @@
+"""The engine's FastAPI application: lifespan, routes and the one error → status table."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+import safepoint_engine
+from safepoint.core.context import EngineConfig
+from safepoint.embedded import CommandOutcome, Engine, utc_now
+from safepoint.errors import (
+    BadUserRequest,
+    BpmnParseError,
+    ContractViolation,
+    NotFound,
+    OptimisticLockError,
+    SafepointError,
+)
+from safepoint.persistence.store import Store
+from safepoint.registry import load_delegates
+from safepoint_engine.api import health, router
+from safepoint_engine.service import CommandFailed, EngineService, Unsupported
+from safepoint_engine.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorMapping:
+    """How one kind of error is answered: its HTTP status and Camunda's ``type`` name."""
+
+    error: type[Exception]
+    status: int
+    type: str
+
+
+ERRORS: tuple[ErrorMapping, ...] = (
+    ErrorMapping(NotFound, 404, "InvalidRequestException"),
+    ErrorMapping(BpmnParseError, 400, "ParseException"),
+    ErrorMapping(BadUserRequest, 400, "InvalidRequestException"),
+    ErrorMapping(ContractViolation, 400, "InvalidRequestException"),
+    ErrorMapping(OptimisticLockError, 409, "OptimisticLockingException"),
+    ErrorMapping(Unsupported, 501, "UnsupportedOperationException"),
+    ErrorMapping(CommandFailed, 500, "RestException"),
+    ErrorMapping(SafepointError, 500, "ProcessEngineException"),
+)
+"""Every error the API answers, most specific first: the first ``isinstance`` match wins."""
+
+
+def error_mapping(exc: Exception) -> ErrorMapping:
+    """The row of :data:`ERRORS` for ``exc`` (500 for anything unknown)."""
+    for mapping in ERRORS:
+        if isinstance(exc, mapping.error):
+            return mapping
+    return ErrorMapping(Exception, 500, type(exc).__name__)
+
+
+async def _safepoint_error(request: Request, exc: Exception) -> JSONResponse:
+    mapping = error_mapping(exc)
+    if isinstance(exc, CommandFailed):  # user code failed; a job keeps its own stack trace
+        logger.warning("%s %s failed: %s", request.method, request.url.path, exc)
+    elif mapping.status >= 500:
+        logger.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+    return JSONResponse({"type": mapping.type, "message": str(exc)}, status_code=mapping.status)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    return JSONResponse(
+        {"type": "InvalidRequestException", "message": "; ".join(problems)}, status_code=400
+    )
+
+
+def open_engine(
+    settings: Settings,
+    delegates: Mapping[str, object],
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    on_commit: Callable[[CommandOutcome], None] | None = None,
+) -> Engine:
+    """The embedded engine the service runs on, as ``settings`` describe it.
+
+    The schema is migrated first when ``settings.database.migrate`` is on.
+    """
+    return Engine(
+        settings.database.url,
+        delegates=delegates,
+        clock=clock,
+        config=EngineConfig(
+            default_retries=settings.engine.default_retries,
+            failed_job_retry_time_cycle=settings.engine.failed_job_retry_time_cycle,
+        ),
+        migrate=settings.database.migrate,
+        on_commit=on_commit,
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    delegates: Mapping[str, object] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    on_commit: Callable[[CommandOutcome], None] | None = None,
+) -> FastAPI:
+    """The engine service's application.
+
+    Args:
+        settings: built once by ``__main__`` (or a test).
+        delegates: the delegate registry; loaded from ``settings.delegates`` (entry
+            points and ``SAFEPOINT_DELEGATES_MODULE``) when not given.
+        clock: the current aware time (a ``ManualClock`` in tests).
+        on_commit: the outbox hook, called after each committed command with what it
+            created (jobs to publish...); ``None`` publishes nothing.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = load_delegates(settings.delegates) if delegates is None else dict(delegates)
+        engine = open_engine(settings, registry, clock=clock, on_commit=on_commit)
+        store = Store(settings.database.url, pool_size=settings.database.pool_size)
+        service = EngineService(engine, store, clock)
+        app.state.service = service
+        logger.info("engine service ready with %d delegates", len(registry))
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(
+        title="Safepoint engine",
+        version=safepoint_engine.__version__,
+        description="Camunda 7 compatible REST API (`/engine-rest`) of the Safepoint engine: "
+        "process definitions, process instances, jobs, incidents, messages, user and "
+        "external tasks, history.",
+        lifespan=lifespan,
+    )
+    app.include_router(health)
+    app.include_router(router)
+    app.add_exception_handler(SafepointError, _safepoint_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    return app

@@ -1,0 +1,49 @@
+"""The engine service's settings, read once from ``SAFEPOINT_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from safepoint.settings import (
+    AmqpSettings,
+    DatabaseSettings,
+    DelegatesSettings,
+    EngineSettings,
+    HttpSettings,
+    LogLevel,
+)
+
+DEFAULT_PORT = 8080
+"""The engine's HTTP port unless ``SAFEPOINT_HTTP_PORT`` says otherwise."""
+
+
+class EngineHttpSettings(HttpSettings):
+    """Where the engine's HTTP API listens (port 8080 by default)."""
+
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    """Everything the engine service is configured with.
+
+    Environment variables: ``SAFEPOINT_DATABASE_URL``, ``SAFEPOINT_DATABASE_POOL_SIZE``,
+    ``SAFEPOINT_DATABASE_MIGRATE``, ``SAFEPOINT_AMQP_URL``, ``SAFEPOINT_HTTP_HOST``,
+    ``SAFEPOINT_HTTP_PORT``, ``SAFEPOINT_LOG_LEVEL``, ``SAFEPOINT_DELEGATES_MODULE``,
+    ``SAFEPOINT_ENGINE_DEFAULT_RETRIES``, ``SAFEPOINT_ENGINE_FAILED_JOB_RETRY_TIME_CYCLE``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="SAFEPOINT_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+        frozen=True,
+    )
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    amqp: AmqpSettings = Field(default_factory=AmqpSettings)
+    http: EngineHttpSettings = Field(default_factory=EngineHttpSettings)
+    log_level: LogLevel = "INFO"
+    delegates: DelegatesSettings = Field(default_factory=DelegatesSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
