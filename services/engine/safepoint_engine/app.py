@@ -23,7 +23,6 @@ from safepoint.errors import (
     OptimisticLockError,
     SafepointError,
 )
-from safepoint.persistence.store import Store
 from safepoint.registry import load_delegates
 from safepoint_engine.api import health, router
 from safepoint_engine.service import CommandFailed, EngineService, Unsupported
@@ -104,6 +103,7 @@ def open_engine(
         ),
         migrate=settings.database.migrate,
         on_commit=on_commit,
+        pool_size=settings.database.pool_size,
     )
 
 
@@ -129,8 +129,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = load_delegates(settings.delegates) if delegates is None else dict(delegates)
         engine = open_engine(settings, registry, clock=clock, on_commit=on_commit)
-        store = Store(settings.database.url, pool_size=settings.database.pool_size)
-        service = EngineService(engine, store, clock)
+        service = EngineService(engine, engine.store, clock)
         app.state.service = service
         logger.info("engine service ready with %d delegates", len(registry))
         try:

@@ -133,7 +133,7 @@ class EngineService:
     Args:
         engine: the embedded engine, with the delegate registry and the ``on_commit``
             hook of the outbox.
-        store: the same database, for the reads the engine facade does not offer
+        store: the engine's own database (``engine.store``), for the reads the facade does not offer
             (deployed XML, one task by id, the latest definition of a key, readiness).
         clock: the current aware time (for ``executable`` jobs).
     """
@@ -145,9 +145,8 @@ class EngineService:
         self._models = DefinitionCache()
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (the store is the engine's own)."""
         self._engine.close()
-        self._store.dispose()
 
     def check_database(self) -> None:
         """Run a trivial statement; raises ``PersistenceError`` if the database is not there."""

@@ -38,6 +38,7 @@ from safepoint.core.tree import children
 from safepoint.embedded.clock import utc_now
 from safepoint.embedded.repository import DefinitionCache, deploy_resources
 from safepoint.errors import BadUserRequest, NotFound, OptimisticLockError, PersistenceError
+from safepoint.model import Process
 from safepoint.persistence.store import Store
 from safepoint.persistence.unit_of_work import UnitOfWork
 
@@ -70,6 +71,7 @@ class Engine:
             dispatcher (:meth:`lease_due_jobs`) republishes it only if its publish was
             lost or its executor died. ``None`` (embedded use): no leases.
         node_name: who holds the leases this engine takes.
+        pool_size: database connections kept open (one per concurrent command).
     """
 
     def __init__(
@@ -84,9 +86,10 @@ class Engine:
         on_commit: Callable[[CommandOutcome], None] | None = None,
         job_lease: timedelta | None = None,
         node_name: str = "embedded",
+        pool_size: int = 5,
     ) -> None:
         """Open the database (and migrate it unless told not to)."""
-        self._store = Store(database_url)
+        self._store = Store(database_url, pool_size=pool_size)
         if migrate:
             self._store.migrate()
         self.delegates: dict[str, object] = dict(delegates or {})
@@ -101,6 +104,16 @@ class Engine:
     def close(self) -> None:
         """Release the database connections."""
         self._store.dispose()
+
+    @property
+    def store(self) -> Store:
+        """The database the engine works on, for reads this facade does not offer."""
+        return self._store
+
+    def process_model(self, process_definition_id: str) -> tuple[ProcessDefinition, Process]:
+        """A deployed definition with its parsed process model (cached)."""
+        with self._uow() as uow:
+            return self._definitions.get(uow, process_definition_id)
 
     def __enter__(self) -> Engine:
         return self
