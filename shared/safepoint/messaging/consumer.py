@@ -6,7 +6,7 @@ properties) and returns an :data:`Outcome`:
 - :data:`ACK`: done; the message is removed.
 - :data:`REQUEUE`: try again later (rejected with requeue).
 - ``DeadLetter(reason)``: never processable; it goes to the dead-letter queue with the
-  reason.
+  reason (and, optionally, ``headers`` of the handler's own, e.g. a job's id).
 
 A message that breaks the contract (unknown or missing type, a body that is not JSON,
 JSON that does not match the schema, a type the queue does not accept) never reaches
@@ -17,7 +17,8 @@ dead-letters a message that keeps failing (a poison message), so nothing loops f
 Dead-lettering with a reason: RabbitMQ's own dead-lettering (reject without requeue)
 keeps the message's headers but cannot add any, so the reason would be lost. Instead the
 consumer republishes the message, unchanged but for ``x-safepoint-*`` headers (reason,
-original type, queue, exchange and routing key), to the dead-letter exchange with the
+original type, queue, exchange and routing key, then any headers the ``DeadLetter``
+carries), to the dead-letter exchange with the
 routing key of the queue's dead-letter queue, waits for the broker's confirm, and only
 then acks the original. If that publish fails, the original is requeued: a message is
 never lost, at worst dead-lettered twice.
@@ -85,9 +86,14 @@ class Requeue:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """The message can never be handled: move it to the dead-letter queue with ``reason``."""
+    """The message can never be handled: move it to the dead-letter queue with ``reason``.
+
+    ``headers`` are added to the dead-lettered copy (e.g. ``x-safepoint-job-id``); they
+    cannot replace the reason and origin headers the consumer sets.
+    """
 
     reason: str
+    headers: Mapping[str, HeaderValue] = field(default_factory=dict, hash=False)
 
 
 Outcome = Ack | Requeue | DeadLetter
@@ -285,7 +291,7 @@ class Consumer:
     async def _settle(self, raw: AbstractIncomingMessage, outcome: Outcome) -> None:
         if isinstance(outcome, DeadLetter):
             try:
-                await self._dead_letter(raw, outcome.reason)
+                await self._dead_letter(raw, outcome.reason, outcome.headers)
             except MessagingError as exc:
                 logger.error(
                     "could not dead-letter message %s from %s (%s); requeueing it",
@@ -309,10 +315,16 @@ class Consumer:
             # The channel is gone: the broker redelivers the message (at least once).
             logger.warning("could not settle message %s: %r", raw.message_id, exc)
 
-    async def _dead_letter(self, raw: AbstractIncomingMessage, reason: str) -> None:
+    async def _dead_letter(
+        self,
+        raw: AbstractIncomingMessage,
+        reason: str,
+        extra: Mapping[str, HeaderValue] | None = None,
+    ) -> None:
         """Republish ``raw`` with the reason to the dead-letter exchange (confirmed)."""
         topology = self._publisher.topology
         headers: HeadersType = dict(raw.headers or {})
+        headers.update(extra or {})
         headers.update(
             {
                 REASON_HEADER: reason[:MAX_REASON_LENGTH],

@@ -1,0 +1,160 @@
+"""The job-executor's consumer: job messages from ``safepoint.jobs``, each run in a worker thread.
+
+Up to ``concurrency`` messages are unacknowledged at a time (the prefetch), and as many
+worker threads run them, so every delivered message runs at once. A message is settled
+only after its job's transaction has committed and the next jobs were published
+(commit → publish → ack): a crash at any point leaves the message unacknowledged, and
+RabbitMQ redelivers it to another executor.
+
+Stopping (:meth:`JobConsumer.stop`) cancels the consumer first, so no new message
+arrives, then waits for the running jobs, whose messages are then settled. What still
+runs when the wait is over stays unacknowledged, and is redelivered once the channel
+closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from aio_pika.abc import AbstractChannel
+
+from safepoint.contract import ExecuteJob
+from safepoint.messaging import (
+    ACK,
+    REQUEUE,
+    Consumer,
+    DeadLetter,
+    IncomingMessage,
+    Outcome,
+    Publisher,
+    Topology,
+    consume,
+)
+from safepoint_job_executor.service import Decision, JobExecution, Settle
+
+logger = logging.getLogger(__name__)
+
+
+class JobConsumer:
+    """Consumes job messages and runs each with :class:`JobExecution` in a worker thread.
+
+    Args:
+        execution: decides what happens to each message.
+        concurrency: the prefetch, and the number of worker threads.
+        topology: the queue names (``safepoint.*`` by default).
+    """
+
+    def __init__(
+        self,
+        execution: JobExecution,
+        *,
+        concurrency: int,
+        topology: Topology | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        self._execution = execution
+        self._concurrency = concurrency
+        self._topology = topology or Topology()
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="job")
+        self._busy_threads = 0
+        self._busy_lock = threading.Lock()
+        self._consumer: Consumer | None = None
+        self._channel: AbstractChannel | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def in_flight(self) -> int:
+        """How many messages are being handled right now."""
+        return 0 if self._consumer is None else self._consumer.in_flight
+
+    @property
+    def busy_threads(self) -> int:
+        """How many worker threads are running a job (they outlive a cut-short stop)."""
+        return self._busy_threads
+
+    @property
+    def ready(self) -> bool:
+        """Whether messages are being consumed: started, not stopping, channel open."""
+        return (
+            self._consumer is not None
+            and not self._stopping.is_set()
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
+
+    async def start(self, channel: AbstractChannel, publisher: Publisher) -> None:
+        """Start consuming the jobs queue on ``channel`` (its prefetch is set here).
+
+        Args:
+            channel: a channel with publisher confirms, for this consumer.
+            publisher: publishes dead-lettered copies (confirmed).
+
+        Raises:
+            MessagingError: the queue does not exist (declare the topology first).
+            BrokerUnavailable: the connection is lost.
+        """
+        self._channel = channel
+        self._consumer = await consume(
+            channel,
+            self._topology.jobs_queue,
+            self.handle,
+            prefetch=self._concurrency,
+            topology=self._topology,
+            accepts=(ExecuteJob,),
+            publisher=publisher,
+        )
+        logger.info(
+            "consuming %s with %d worker threads", self._topology.jobs_queue, self._concurrency
+        )
+
+    async def handle(self, incoming: IncomingMessage) -> Outcome:
+        """Run one job message in a worker thread and translate the decision."""
+        message = incoming.message
+        if not isinstance(message, ExecuteJob):  # the consumer accepts nothing else
+            return DeadLetter(f"{incoming.message_type} is not a job message")
+        loop = asyncio.get_running_loop()
+        decision = await loop.run_in_executor(
+            self._pool,
+            functools.partial(self._run, message, incoming.delivery_count),
+        )
+        return await self._outcome(decision)
+
+    def _run(self, message: ExecuteJob, delivery_count: int) -> Decision:
+        with self._busy_lock:
+            self._busy_threads += 1
+        try:
+            return self._execution.execute(message, delivery_count=delivery_count)
+        finally:
+            with self._busy_lock:
+                self._busy_threads -= 1
+
+    async def _outcome(self, decision: Decision) -> Outcome:
+        if decision.settle is Settle.ACK:
+            return ACK
+        if decision.settle is Settle.DEAD_LETTER:
+            return DeadLetter(decision.reason, headers=dict(decision.headers))
+        if decision.delay > 0 and not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), decision.delay)
+            except TimeoutError:
+                pass
+        return REQUEUE
+
+    async def stop(self, grace: float) -> None:
+        """Stop taking messages, then wait up to ``grace`` seconds for running jobs.
+
+        Messages of jobs that finish in time are settled; the others stay
+        unacknowledged and are redelivered when the channel closes.
+        """
+        self._stopping.set()
+        if self._consumer is not None:
+            await self._consumer.stop(timeout=grace)
+
+    def close(self) -> None:
+        """Release the worker threads; a job still running goes on until it ends."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,143 @@
+"""The consumer on a real RabbitMQ: job messages run in worker threads and are settled."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+
+from safepoint import Engine, ManualClock
+from safepoint.messaging import Publisher, Topology
+from safepoint.messaging.outbox import OutboxRelay
+from safepoint_job_executor.consumers import JobConsumer
+from safepoint_job_executor.metrics import JobMetrics
+from safepoint_job_executor.service import JobExecution
+
+pytestmark = pytest.mark.anyio
+
+WAIT = 10.0
+
+
+@pytest.fixture
+async def engine(
+    database_url: str,
+    clock: ManualClock,
+    charge: Any,
+    publisher: Publisher,
+    topology: Topology,
+) -> AsyncIterator[Engine]:
+    """An engine whose commits are published on the test's topology (overrides conftest's)."""
+    relay = OutboxRelay(publisher, asyncio.get_running_loop(), topology=topology, timeout=WAIT)
+    with Engine(database_url, delegates={"charge": charge}, clock=clock, on_commit=relay) as e:
+        yield e
+
+
+StartConsumer = Callable[[], Awaitable[JobConsumer]]
+
+
+@pytest.fixture
+async def start_consumer(
+    engine: Engine,
+    clock: ManualClock,
+    channel: AbstractChannel,
+    publisher: Publisher,
+    topology: Topology,
+) -> AsyncIterator[StartConsumer]:
+    started: list[JobConsumer] = []
+
+    async def start() -> JobConsumer:
+        consumer = JobConsumer(
+            JobExecution(engine, JobMetrics(), clock=clock),
+            concurrency=4,
+            topology=topology,
+        )
+        await consumer.start(channel, publisher)
+        started.append(consumer)
+        return consumer
+
+    yield start
+    for consumer in started:
+        await consumer.stop(grace=WAIT)
+        consumer.close()
+
+
+async def next_message(
+    channel: AbstractChannel, queue_name: str, seconds: float = WAIT
+) -> AbstractIncomingMessage:
+    queue = await channel.get_queue(queue_name, ensure=True)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (message := await queue.get(no_ack=True, fail=False)) is None:
+        if loop.time() > deadline:
+            raise AssertionError(f"no message on {queue_name} within {seconds} s")
+        await asyncio.sleep(0.02)
+    return message
+
+
+async def eventually(check: Callable[[], bool], seconds: float = WAIT) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not await asyncio.to_thread(check):
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {seconds} s")
+        await asyncio.sleep(0.05)
+
+
+async def test_a_started_instance_is_continued_by_the_consumer_to_its_end(
+    engine: Engine, start_consumer: StartConsumer, charge: Any, start_payment: Any
+) -> None:
+    consumer = await start_consumer()
+    pid, _ = await asyncio.to_thread(start_payment)
+
+    await eventually(lambda: engine.process_instance(pid).ended)
+
+    assert charge.calls == 1
+    assert consumer.ready
+    await eventually(lambda: consumer.in_flight == 0 and consumer.busy_threads == 0)
+
+
+async def test_a_job_out_of_retries_is_dead_lettered_with_its_headers_and_the_reason(
+    engine: Engine,
+    start_consumer: StartConsumer,
+    charge: Any,
+    start_payment: Any,
+    plain_channel: AbstractChannel,
+    topology: Topology,
+) -> None:
+    charge.mode = "fail"
+    pid, job = await asyncio.to_thread(start_payment)  # its message waits in the queue
+    await asyncio.to_thread(engine.set_job_retries, job.id, 1)  # its last try
+
+    await start_consumer()
+    dead = await next_message(plain_channel, topology.dead_letter_queue(topology.jobs_queue))
+
+    (incident,) = await asyncio.to_thread(engine.incidents, pid)
+    headers = dict(dead.headers or {})
+    assert json.loads(dead.body)["jobId"] == job.id
+    assert dead.type == "safepoint.job.execute.v1"
+    assert headers["x-safepoint-job-id"] == job.id
+    assert headers["x-safepoint-process-instance-id"] == pid
+    assert headers["x-safepoint-activity-id"] == "charge"
+    assert headers["x-safepoint-exception-type"] == "ValueError"
+    assert headers["x-safepoint-exception-message"] == "card declined for ORDER-7"
+    assert headers["x-safepoint-incident-id"] == incident.id
+    assert headers["x-safepoint-original-queue"] == topology.jobs_queue
+    assert "no retries left" in str(headers["x-safepoint-reason"])
+
+
+async def test_a_stopped_consumer_takes_no_new_message(
+    engine: Engine, start_consumer: StartConsumer, charge: Any, start_payment: Any
+) -> None:
+    consumer = await start_consumer()
+    await consumer.stop(grace=WAIT)
+    assert not consumer.ready
+
+    pid, _ = await asyncio.to_thread(start_payment)  # published after the stop
+    await asyncio.sleep(0.3)
+
+    assert charge.calls == 0
+    assert not (await asyncio.to_thread(engine.process_instance, pid)).ended
