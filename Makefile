@@ -62,8 +62,12 @@ test: install ## Run the whole test suite (PostgreSQL/RabbitMQ from SAFEPOINT_TE
 	$(RUN) pytest tests $(PYTEST_ARGS)
 
 .PHONY: demo
-demo: install ## Run the demo: deploy an example process and run it end to end
-	$(RUN) python -m safepoint.demo
+demo: install ## The invoice example on an embedded engine, one safe point at a time
+	$(RUN) python -m safepoint.demo --embedded
+
+.PHONY: run
+run: install ## The three services as local processes (SAFEPOINT_AMQP_URL, SAFEPOINT_DATABASE_URL)
+	$(RUN) python -m safepoint.devstack
 
 .PHONY: contracts
 contracts: install ## Regenerate the message JSON Schemas and AsyncAPI document in shared/contracts/

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from safepoint.demo import run
+from safepoint.demo.embedded import run
 
 
 def test_demo_runs_every_invoice_to_the_end(

@@ -1,6 +1,6 @@
-"""``make demo``: the invoice example on an embedded engine, one safe point at a time.
+"""The invoice example on an embedded engine, one safe point at a time.
 
-Run it with ``python -m safepoint.demo [--database URL]``. It deploys the invoice
+Run it with ``python -m safepoint.demo --embedded [--database URL]``. It deploys the invoice
 process that ships with Safepoint, starts a few instances and runs their jobs one by
 one, printing every job and safe point: a transient failure retried after the
 ``R3/PT10S`` delay, a failure that exhausts its retries and becomes an incident, and
@@ -9,10 +9,8 @@ the incident resolved by setting the job's retries.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from importlib import resources
-from pathlib import Path
 
 from safepoint import DelegateExecution, Engine, Job, ManualClock
 
@@ -174,26 +172,3 @@ def _summary(engine: Engine, labels: dict[str, str]) -> int:
         say(f"    {path}")
         failed += 0 if instance.ended else 1
     return 1 if failed else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run the demo."""
-    parser = argparse.ArgumentParser(prog="python -m safepoint.demo", description=__doc__)
-    parser.add_argument(
-        "--database",
-        default=None,
-        help="SQLAlchemy URL (default: a fresh SQLite file under .demo/)",
-    )
-    args = parser.parse_args(argv)
-    url = args.database
-    if url is None:
-        folder = Path(".demo")
-        folder.mkdir(exist_ok=True)
-        path = folder / "safepoint-demo.db"
-        path.unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    return run(url)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,9 +1,10 @@
 """The invoice example's delegates, for the services.
 
 Load them with ``SAFEPOINT_DELEGATES_MODULE=safepoint.examples.invoice_delegates``.
-``sendInvoice`` plays an unreliable mail server: it fails now and then (about one try
-in ten, retried after the example's ``R3/PT10S`` delay), and always for orders started
-with ``mailServerDown=true``, which end as ``failedJob`` incidents.
+``sendInvoice`` plays an unreliable mail server: it fails now and then (one try in ten,
+or the process variable ``mailFailureRate``; retried after the example's ``R3/PT10S``
+delay), and always for orders started with ``mailServerDown=true``, which end as
+``failedJob`` incidents.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def send_invoice(execution: DelegateExecution) -> None:
     """Mail the invoice; the mail server is not always there."""
     if execution.get_variable("mailServerDown", False):
         raise ConnectionError("mail server smtp.example.com refused the connection")
-    if random.random() < TRANSIENT_FAILURE_RATE:  # noqa: S311 - a demo's dice, not security
+    rate = execution.get_variable("mailFailureRate", TRANSIENT_FAILURE_RATE)
+    if random.random() < float(str(rate)):  # noqa: S311 - a demo's dice, not security
         raise TimeoutError("mail server smtp.example.com did not answer in time")
     execution.variables["sent"] = True
 
