@@ -62,7 +62,11 @@ test: install ## Run the whole test suite (PostgreSQL/RabbitMQ from SAFEPOINT_TE
 	$(RUN) pytest tests $(PYTEST_ARGS)
 
 .PHONY: demo
-demo: install ## The invoice example on an embedded engine, one safe point at a time
+demo: install ## The invoice example through the three services (needs a local RabbitMQ)
+	$(RUN) python -m safepoint.demo
+
+.PHONY: demo-embedded
+demo-embedded: install ## The invoice example on an embedded engine, one safe point at a time
 	$(RUN) python -m safepoint.demo --embedded
 
 .PHONY: run

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +29,7 @@ from safepoint.errors import (
 )
 from safepoint.registry import load_delegates
 from safepoint_engine.api import health, router
+from safepoint_engine.messaging_runtime import MessagingOptions, MessagingRuntime
 from safepoint_engine.service import CommandFailed, EngineService, Unsupported
 from safepoint_engine.settings import Settings
 
@@ -88,10 +93,14 @@ def open_engine(
     *,
     clock: Callable[[], datetime] = utc_now,
     on_commit: Callable[[CommandOutcome], None] | None = None,
+    job_lease: timedelta | None = None,
+    node_name: str = "engine",
 ) -> Engine:
     """The embedded engine the service runs on, as ``settings`` describe it.
 
-    The schema is migrated first when ``settings.database.migrate`` is on.
+    The schema is migrated first when ``settings.database.migrate`` is on. With
+    messaging, ``on_commit`` is the outbox relay and new jobs are leased to
+    ``node_name`` for ``job_lease`` (the dispatcher republishes them after that).
     """
     return Engine(
         settings.database.url,
@@ -104,6 +113,8 @@ def open_engine(
         migrate=settings.database.migrate,
         on_commit=on_commit,
         pool_size=settings.database.pool_size,
+        job_lease=job_lease,
+        node_name=node_name,
     )
 
 
@@ -113,6 +124,7 @@ def create_app(
     delegates: Mapping[str, object] | None = None,
     clock: Callable[[], datetime] = utc_now,
     on_commit: Callable[[CommandOutcome], None] | None = None,
+    messaging: bool | None = None,
 ) -> FastAPI:
     """The engine service's application.
 
@@ -122,19 +134,67 @@ def create_app(
             points and ``SAFEPOINT_DELEGATES_MODULE``) when not given.
         clock: the current aware time (a ``ManualClock`` in tests).
         on_commit: the outbox hook, called after each committed command with what it
-            created (jobs to publish...); ``None`` publishes nothing.
+            created (jobs to publish...); ``None`` publishes nothing. With messaging
+            on, the outbox relay takes this place.
+        messaging: connect to RabbitMQ, publish what commands create, consume
+            ``safepoint.commands`` and run the dispatcher (default:
+            ``settings.messaging.enabled``); off for an HTTP-only engine.
     """
+    use_messaging = settings.messaging.enabled if messaging is None else messaging
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = load_delegates(settings.delegates) if delegates is None else dict(delegates)
-        engine = open_engine(settings, registry, clock=clock, on_commit=on_commit)
+        options = settings.messaging
+        node_name = options.node_name or f"engine@{socket.gethostname()}:{os.getpid()}"
+        runtime: MessagingRuntime | None = None
+        hook = on_commit
+        if use_messaging:
+            # Engine calls run in worker threads: enough of them for every prefetched command.
+            asyncio.get_running_loop().set_default_executor(
+                ThreadPoolExecutor(options.commands_prefetch + 8, thread_name_prefix="engine")
+            )
+            runtime = await MessagingRuntime.connect(
+                MessagingOptions(
+                    amqp_url=settings.amqp.url,
+                    connection_name=node_name,
+                    commands_prefetch=options.commands_prefetch,
+                    dispatch_interval=options.dispatch_interval,
+                    dispatch_batch=options.dispatch_batch,
+                )
+            )
+            hook = runtime.relay
+        engine: Engine | None = None
+        try:
+            engine = open_engine(
+                settings,
+                registry,
+                clock=clock,
+                on_commit=hook,
+                job_lease=timedelta(seconds=options.job_lease) if runtime else None,
+                node_name=node_name,
+            )
+            if runtime is not None:
+                await runtime.start(engine)
+        except BaseException:
+            if runtime is not None:
+                await runtime.stop()
+            if engine is not None:
+                engine.close()
+            raise
         service = EngineService(engine, engine.store, clock)
         app.state.service = service
-        logger.info("engine service ready with %d delegates", len(registry))
+        app.state.messaging = runtime
+        logger.info(
+            "engine service ready with %d delegates%s",
+            len(registry),
+            ", consuming commands and dispatching jobs" if runtime else " (HTTP only)",
+        )
         try:
             yield
         finally:
+            if runtime is not None:
+                await runtime.stop()  # before the engine closes
             service.close()
 
     app = FastAPI(

@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--instances", type=int, default=300, help="services demo: orders")
     parser.add_argument("--executors", type=int, default=2, help="services demo: executors")
+    parser.add_argument(
+        "--base-port", type=int, default=8080, help="services demo: the engine's HTTP port"
+    )
     args = parser.parse_args(argv)
     if args.embedded:
         url = args.database
@@ -31,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
             path.unlink(missing_ok=True)
             url = f"sqlite:///{path}"
         return embedded.run(url)
-    return services.run(instances=args.instances, executors=args.executors)
+    return services.run(
+        instances=args.instances, executors=args.executors, base_port=args.base_port
+    )
 
 
 raise SystemExit(main())

@@ -75,6 +75,7 @@ def run(
     broken: int = 3,
     failure_rate: float = 0.1,
     timeout: float = 180.0,
+    base_port: int = 8080,
 ) -> int:
     """Run the demo; returns 0 when every instance completed or ended in its incident."""
     env = local_env()
@@ -86,7 +87,8 @@ def run(
         env["SAFEPOINT_DATABASE_URL"] = f"sqlite:///{database}"
     preflight(env)
     log_dir = Path(".demo/logs")
-    stack = Stack(env, services=default_services(executors), log_dir=log_dir, echo=False)
+    stack = Stack(env, services=default_services(executors, base_port), log_dir=log_dir, echo=False)
+    depth_before = dead_letter_depth(env["SAFEPOINT_AMQP_URL"])
     say(f"Safepoint demo: the invoice example through the services ({instances} orders)")
     say(f"  database {env['SAFEPOINT_DATABASE_URL']}, broker {redact(env['SAFEPOINT_AMQP_URL'])}")
     say(f"starting the engine, the deployer and {executors} job-executors (logs in {log_dir}/)")
@@ -115,7 +117,8 @@ def run(
         finished, incidents = _follow(http, engine, set(ids), timeout)
         elapsed = time.monotonic() - started_at
         depth = dead_letter_depth(env["SAFEPOINT_AMQP_URL"])
-    return _summary(ids, finished, incidents, depth, elapsed, executors)
+    new_dead_letters = depth - max(depth_before, 0) if depth >= 0 else -1
+    return _summary(ids, finished, incidents, new_dead_letters, depth, elapsed, executors)
 
 
 def _ok(response: httpx.Response) -> httpx.Response:
@@ -171,6 +174,7 @@ def _summary(
     ids: list[str],
     finished: set[str],
     incidents: list[dict[str, Any]],
+    new_dead_letters: int,
     depth: int,
     elapsed: float,
     executors: int,
@@ -187,7 +191,10 @@ def _summary(
             f"    {incident['incidentType']} at {incident['activityId']}: "
             f"{incident.get('incidentMessage')} (job {incident.get('configuration')})"
         )
-    say(f"  dead letters   {depth if depth >= 0 else 'unknown'} in safepoint.jobs.dlq")
+    if depth >= 0:
+        say(f"  dead letters   {new_dead_letters} from this run ({depth} in safepoint.jobs.dlq)")
+    else:
+        say("  dead letters   unknown (safepoint.jobs.dlq could not be read)")
     say()
     say("look around: `make run` keeps the services up; then")
     say("  http://127.0.0.1:8080/docs                 the engine's API (OpenAPI)")

@@ -10,9 +10,11 @@ properties) and returns an :data:`Outcome`:
 
 A message that breaks the contract (unknown or missing type, a body that is not JSON,
 JSON that does not match the schema, a type the queue does not accept) never reaches
-the handler: it is dead-lettered with the reason, and the consumer goes on. A handler
-that raises is logged and the message requeued; the queue's delivery limit then
-dead-letters a message that keeps failing (a poison message), so nothing loops forever.
+the handler: it is dead-lettered with the reason, and the consumer goes on; an
+``on_rejected`` hook hears of it (with the sender's ``reply_to``), e.g. to answer a
+command whose body could not be read. A handler that raises is logged and the message
+requeued; the queue's delivery limit then dead-letters a message that keeps failing (a
+poison message), so nothing loops forever.
 
 Dead-lettering with a reason: RabbitMQ's own dead-lettering (reject without requeue)
 keeps the message's headers but cannot add any, so the reason would be lost. Instead the
@@ -148,6 +150,27 @@ Handler = Callable[[IncomingMessage], Awaitable[Outcome]]
 """An async function deciding the :data:`Outcome` of each message."""
 
 
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A delivery that broke the contract and was dead-lettered before reaching the handler.
+
+    ``reason`` is the dead letter's reason header; the AMQP properties are as received
+    (``message_type`` is the raw ``type``, possibly missing or unknown).
+    """
+
+    reason: str
+    message_type: str | None
+    message_id: str | None
+    correlation_id: str | None
+    reply_to: str | None
+    queue: str
+    headers: Mapping[str, object] = field(default_factory=dict)
+
+
+RejectionHandler = Callable[[Rejected], Awaitable[None]]
+"""Told of each :class:`Rejected` delivery once it is dead-lettered, before it is acked."""
+
+
 # --------------------------------------------------------------------------------------
 # Consuming
 # --------------------------------------------------------------------------------------
@@ -162,11 +185,13 @@ class Consumer:
         handler: Handler,
         publisher: Publisher,
         accepts: frozenset[str] | None,
+        on_rejected: RejectionHandler | None = None,
     ) -> None:
         self._queue = queue
         self._handler = handler
         self._publisher = publisher
         self._accepts = accepts
+        self._on_rejected = on_rejected
         self._tag: ConsumerTag | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -233,7 +258,10 @@ class Consumer:
                 self.queue,
                 exc.reason,
             )
-            await self._settle(raw, DeadLetter(exc.reason))
+            settled = await self._dead_letter_or_requeue(raw, DeadLetter(exc.reason))
+            if isinstance(settled, Ack):
+                await self._tell_rejected(raw, exc.reason)
+            await self._ack_or_requeue(raw, settled)
             return
         try:
             result: object = await self._handler(incoming)
@@ -289,19 +317,45 @@ class Consumer:
         )
 
     async def _settle(self, raw: AbstractIncomingMessage, outcome: Outcome) -> None:
-        if isinstance(outcome, DeadLetter):
-            try:
-                await self._dead_letter(raw, outcome.reason, outcome.headers)
-            except MessagingError as exc:
-                logger.error(
-                    "could not dead-letter message %s from %s (%s); requeueing it",
-                    raw.message_id,
-                    self.queue,
-                    exc,
-                )
-                outcome = REQUEUE
-            else:
-                outcome = ACK
+        await self._ack_or_requeue(raw, await self._dead_letter_or_requeue(raw, outcome))
+
+    async def _dead_letter_or_requeue(
+        self, raw: AbstractIncomingMessage, outcome: Outcome
+    ) -> Ack | Requeue:
+        """Carry out a dead letter: ACK once the copy is confirmed, REQUEUE if it failed."""
+        if not isinstance(outcome, DeadLetter):
+            return outcome
+        try:
+            await self._dead_letter(raw, outcome.reason, outcome.headers)
+        except MessagingError as exc:
+            logger.error(
+                "could not dead-letter message %s from %s (%s); requeueing it",
+                raw.message_id,
+                self.queue,
+                exc,
+            )
+            return REQUEUE
+        return ACK
+
+    async def _tell_rejected(self, raw: AbstractIncomingMessage, reason: str) -> None:
+        """Hand a dead-lettered contract violation to the ``on_rejected`` hook; never raises."""
+        if self._on_rejected is None:
+            return
+        rejected = Rejected(
+            reason=reason,
+            message_type=raw.type,
+            message_id=raw.message_id,
+            correlation_id=raw.correlation_id,
+            reply_to=raw.reply_to,
+            queue=self.queue,
+            headers=dict(raw.headers or {}),
+        )
+        try:
+            await self._on_rejected(rejected)
+        except Exception:
+            logger.exception("the on_rejected hook failed on message %s", raw.message_id)
+
+    async def _ack_or_requeue(self, raw: AbstractIncomingMessage, outcome: Ack | Requeue) -> None:
         try:
             if isinstance(outcome, Ack):
                 await raw.ack()
@@ -365,6 +419,7 @@ async def consume(
     topology: Topology | None = None,
     accepts: tuple[type[Message], ...] | None = None,
     publisher: Publisher | None = None,
+    on_rejected: RejectionHandler | None = None,
 ) -> Consumer:
     """Start consuming ``queue_name``: each message is decoded, handled and settled.
 
@@ -379,6 +434,9 @@ async def consume(
         topology: where dead letters go; default names.
         accepts: the message types this queue takes; others are dead-lettered.
         publisher: publishes dead letters; by default one on ``channel``.
+        on_rejected: told of each message that broke the contract, once it is
+            dead-lettered (and before it is acked), e.g. to answer its ``reply_to``.
+            Its failures are logged, never raised.
 
     Raises:
         MessagingError: the queue does not exist.
@@ -401,7 +459,7 @@ async def consume(
     ) as exc:
         raise BrokerUnavailable(f"cannot consume {queue_name!r}: {exc!r}") from exc
     types = None if accepts is None else frozenset(str(model.message_type) for model in accepts)
-    consumer = Consumer(queue, handler, publisher, types)
+    consumer = Consumer(queue, handler, publisher, types, on_rejected)
     try:
         await consumer._start()
     except (
@@ -415,12 +473,15 @@ async def consume(
 
 async def reply(
     publisher: Publisher,
-    incoming: IncomingMessage,
+    incoming: IncomingMessage | Rejected,
     answer: CommandReply,
     *,
     headers: Mapping[str, HeaderValue] | None = None,
 ) -> bool:
     """Send ``answer`` to the command's ``reply_to``, with its ``correlation_id``.
+
+    ``incoming`` is a handled command, or a :class:`Rejected` one (to say why it was
+    refused).
 
     The reply goes through the default exchange, routed by queue name; if the asker's
     queue is gone the reply is dropped (not an error: the command itself was done).

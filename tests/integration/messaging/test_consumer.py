@@ -15,6 +15,7 @@ from aio_pika.abc import AbstractChannel
 
 from safepoint.contract import (
     COMMANDS,
+    CommandError,
     CommandReply,
     CompleteTask,
     ExecuteJob,
@@ -30,6 +31,7 @@ from safepoint.messaging import (
     IncomingMessage,
     Outcome,
     Publisher,
+    Rejected,
     Topology,
     consume,
     reply,
@@ -210,6 +212,63 @@ async def test_every_contract_violation_is_dead_lettered_with_its_reason(
     assert reason in str(dead.headers["x-safepoint-reason"])
     assert dead.body == body
     assert received.empty()
+
+
+async def test_a_rejected_command_is_told_to_the_hook_after_its_dead_letter_so_it_can_be_answered(
+    channel: AbstractChannel,
+    raw_channel: AbstractChannel,
+    publisher: Publisher,
+    topology: Topology,
+    probe: Probe,
+) -> None:
+    received, handle = collector()
+    replies = await raw_channel.declare_queue(exclusive=True, auto_delete=True)
+    dead_letters = topology.dead_letter_queue(topology.commands_queue)
+    told: list[tuple[Rejected, int]] = []
+
+    async def on_rejected(rejected: Rejected) -> None:
+        told.append((rejected, await probe.message_count(dead_letters)))
+        if rejected.reply_to:
+            error = CommandError(type="ContractViolation", message=rejected.reason)
+            await reply(publisher, rejected, CommandReply(ok=False, error=error))
+        else:
+            raise RuntimeError("a broken hook")  # logged; consuming goes on
+
+    async with consuming(
+        channel, topology.commands_queue, handle, topology, on_rejected=on_rejected
+    ):
+        await publish_raw(
+            raw_channel,
+            topology,
+            b'{"taskId": 7}',
+            type="safepoint.task.complete.v1",
+            content_type="application/json",
+            message_id="bad-1",
+            reply_to=replies.name,
+            correlation_id="corr-bad",
+        )
+        await publish_raw(raw_channel, topology, b"{", type="safepoint.task.complete.v1")
+        await send_command(publisher, topology, CompleteTask(task_id="good"))
+        good = await asyncio.wait_for(received.get(), 10)
+        answered = await probe.next_message(replies.name)
+
+    assert good.message == CompleteTask(task_id="good")
+    assert answered.correlation_id == "corr-bad"
+    answer = decode(answered.type, answered.body)
+    assert isinstance(answer, CommandReply) and answer.error is not None
+    assert "taskId: Input should be a valid string" in answer.error.message
+    (first, dead_then), (second, _) = told
+    assert dead_then >= 1  # told once the dead letter was stored
+    assert (first.message_id, first.correlation_id, first.reply_to, first.queue) == (
+        "bad-1",
+        "corr-bad",
+        replies.name,
+        topology.commands_queue,
+    )
+    assert first.message_type == "safepoint.task.complete.v1"
+    assert "Invalid JSON" in second.reason
+    dead = [await probe.next_message(dead_letters) for _ in range(2)]
+    assert "bad-1" in {message.message_id for message in dead}
 
 
 async def test_a_handler_may_dead_letter_a_message_with_its_own_reason(

@@ -52,7 +52,7 @@ def invoicing() -> Invoicing:
 def client(database_url: str, clock: ManualClock, invoicing: Invoicing) -> Iterator[TestClient]:
     """The engine's HTTP API on a fresh database (migrated by the app's start-up)."""
     settings = Settings(database=DatabaseSettings(url=database_url))
-    app = create_app(settings, delegates=invoicing.registry(), clock=clock)
+    app = create_app(settings, delegates=invoicing.registry(), clock=clock, messaging=False)
     with TestClient(app) as test_client:
         yield test_client
 
