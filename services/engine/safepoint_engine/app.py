@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 import safepoint_engine
 from safepoint.core.context import EngineConfig
-from safepoint.embedded import CommandOutcome, Engine, utc_now
+from safepoint.embedded import CommandOutcome, Engine, use_trace_context, utc_now
 from safepoint.errors import (
     BadUserRequest,
     BpmnParseError,
@@ -207,6 +207,15 @@ def create_app(
     )
     app.include_router(health)
     app.include_router(router)
+    app.middleware("http")(_trace_context)
     app.add_exception_handler(SafepointError, _safepoint_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app
+
+
+async def _trace_context(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Run the request under the W3C trace context it carries (or a new trace)."""
+    with use_trace_context(dict(request.headers)):
+        return await call_next(request)

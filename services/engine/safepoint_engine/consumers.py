@@ -52,7 +52,7 @@ from safepoint.contract import (
     from_typed,
 )
 from safepoint.core.entities import ProcessInstance
-from safepoint.embedded import Engine
+from safepoint.embedded import Engine, use_trace_context
 from safepoint.errors import (
     BadUserRequest,
     BpmnError,
@@ -223,7 +223,7 @@ class CommandHandler:
         """Run the command of ``incoming``; answer it when it has ``reply_to``."""
         command = incoming.message
         try:
-            result = await self._run(command)
+            result = await self._run(command, incoming.trace_context)
         except REFUSED as exc:
             return await self._refuse(incoming, exc)
         except OptimisticLockError as exc:
@@ -244,12 +244,16 @@ class CommandHandler:
         if rejected.reply_to:
             await self._answer(rejected, _error_reply("ContractViolation", rejected.reason))
 
-    async def _run(self, command: Message) -> CommandResult:
-        """Run ``command`` in a worker thread, again after an optimistic locking conflict."""
+    async def _run(self, command: Message, trace: dict[str, str] | None = None) -> CommandResult:
+        """Run ``command`` in a worker thread, again after an optimistic locking conflict.
+
+        The command's ``traceparent`` becomes the trace context of the jobs it creates.
+        """
         attempt = 1
         while True:
             try:
-                return await asyncio.to_thread(execute_command, self._engine, command)
+                with use_trace_context(trace):
+                    return await asyncio.to_thread(execute_command, self._engine, command)
             except OptimisticLockError:
                 if attempt >= self._conflict_attempts:
                     raise

@@ -37,6 +37,7 @@ from safepoint.core.state import InstanceState
 from safepoint.core.tree import children
 from safepoint.embedded.clock import utc_now
 from safepoint.embedded.repository import DefinitionCache, deploy_resources
+from safepoint.embedded.tracecontext import current_or_new
 from safepoint.errors import BadUserRequest, NotFound, OptimisticLockError, PersistenceError
 from safepoint.model import Process
 from safepoint.persistence.store import Store
@@ -170,6 +171,7 @@ class Engine:
             now=self._clock(),
             new_id=self._new_id,
             config=self.config,
+            trace_context=current_or_new(),
         )
 
     def _load(self, uow: UnitOfWork, process_instance_id: str, *, lock: bool) -> InstanceState:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from safepoint import ManualClock
+from safepoint import Engine, ManualClock
 
 REST = "/engine-rest"
 START_TIME = "2026-01-01T10:00:00.000+0000"  # the ManualClock of tests/integration/conftest.py
@@ -231,3 +231,21 @@ def test_activity_instance_tree_shows_a_waiting_user_task(
     assert task["parentActivityInstanceId"] == instance_id
     assert task["childActivityInstances"] == []
     assert task["executionIds"]
+
+
+def test_the_requests_traceparent_is_stored_on_the_jobs_it_creates(
+    client: TestClient, deploy: Callable[..., str], database_url: str
+) -> None:
+    deploy()
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    response = client.post(
+        f"{REST}/process-definition/key/invoice/start",
+        json={"variables": {"amount": {"value": 250, "type": "Integer"}}},
+        headers={"traceparent": traceparent},
+    )
+    assert response.status_code == 200, response.text
+    instance_id = response.json()["id"]
+    jobs = client.get(f"{REST}/job", params={"processInstanceId": instance_id}).json()
+    assert jobs
+    with Engine(database_url, migrate=False) as engine:  # the same database, read directly
+        assert engine.job(jobs[0]["id"]).trace_context["traceparent"] == traceparent
