@@ -9,7 +9,6 @@ started, never imported: this module only knows their module names and ports.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -27,7 +26,7 @@ from typing import IO
 from sqlalchemy.engine import make_url
 
 from safepoint.errors import BrokerUnavailable
-from safepoint.messaging.connection import connect, redact
+from safepoint.messaging.connection import ensure_reachable, redact
 from safepoint.settings import DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL
 
 COLORS = ("\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m", "\033[31m")
@@ -190,12 +189,7 @@ class Stack:
 
 def check_broker(url: str) -> None:
     """Raise :class:`BrokerUnavailable` (with how to start one) if RabbitMQ is not there."""
-
-    async def probe() -> None:
-        connection = await connect(url, name="safepoint-preflight", timeout=5)
-        await connection.close()
-
-    asyncio.run(probe())
+    ensure_reachable(url, name="safepoint-preflight")
 
 
 def migrate(database_url: str) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import uvicorn
 
+from safepoint.errors import BrokerUnavailable
+from safepoint.messaging import ensure_reachable
 from safepoint_deployer.app import create_app
 from safepoint_deployer.settings import Settings
 
@@ -16,6 +19,12 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.publish_events:
+        try:
+            ensure_reachable(settings.amqp.url, name="safepoint-deployer-preflight")
+        except BrokerUnavailable as exc:
+            sys.stderr.write(f"safepoint-deployer: {exc}\n")
+            raise SystemExit(2) from None
     uvicorn.run(
         create_app(settings),
         host=settings.http.host,

@@ -25,6 +25,7 @@ from safepoint.errors import (
 from safepoint.persistence.store import Store
 from safepoint.registry import load_delegates
 from safepoint_deployer.api import health, router
+from safepoint_deployer.events import EventPublisher
 from safepoint_deployer.schemas import ParseExceptionDto
 from safepoint_deployer.service import (
     CommandFailed,
@@ -104,6 +105,7 @@ def create_app(
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     on_deployed: DeploymentListener | None = None,
     on_commit: Callable[[CommandOutcome], None] | None = None,
+    publish_events: bool | None = None,
 ) -> FastAPI:
     """The deployer service's application.
 
@@ -116,11 +118,23 @@ def create_app(
         on_deployed: told of each new deployment after its commit: the port of the
             ``deployment.created`` publisher (``None`` publishes nothing).
         on_commit: the outbox hook for the instances a cascading delete cancels.
+        publish_events: publish ``deployment.created`` to RabbitMQ (default:
+            ``settings.publish_events`` when no ``on_deployed`` is given).
     """
+    publish = (
+        (on_deployed is None and settings.publish_events)
+        if publish_events is None
+        else (publish_events)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = load_delegates(settings.delegates) if delegates is None else dict(delegates)
+        events: EventPublisher | None = None
+        listener = on_deployed
+        if publish:
+            events = await EventPublisher.connect(settings.amqp.url)
+            listener = events.publish_from_thread
         store = Store(settings.database.url, pool_size=settings.database.pool_size)
         if settings.database.migrate:
             store.migrate()
@@ -131,9 +145,7 @@ def create_app(
             migrate=False,
             on_commit=on_commit,
         )
-        service = DeployerService(
-            store, engine, clock=clock, new_id=new_id, on_deployed=on_deployed
-        )
+        service = DeployerService(store, engine, clock=clock, new_id=new_id, on_deployed=listener)
         app.state.service = service
         app.state.max_resource_bytes = settings.max_resource_bytes
         logger.info("deployer service ready")
@@ -141,6 +153,8 @@ def create_app(
             yield
         finally:
             service.close()
+            if events is not None:
+                await events.close()
 
     app = FastAPI(
         title="Safepoint deployer",

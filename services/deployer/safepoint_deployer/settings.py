@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     ``SAFEPOINT_DATABASE_MIGRATE``, ``SAFEPOINT_AMQP_URL``, ``SAFEPOINT_HTTP_HOST``,
     ``SAFEPOINT_HTTP_PORT``, ``SAFEPOINT_LOG_LEVEL``, ``SAFEPOINT_DELEGATES_MODULE`` (the
     end listeners that run when a cascading delete cancels instances), and
-    ``SAFEPOINT_MAX_RESOURCE_BYTES``.
+    ``SAFEPOINT_MAX_RESOURCE_BYTES``, ``SAFEPOINT_PUBLISH_EVENTS``.
     """
 
     model_config = SettingsConfigDict(
@@ -49,4 +49,8 @@ class Settings(BaseSettings):
     delegates: DelegatesSettings = Field(default_factory=DelegatesSettings)
     max_resource_bytes: int = Field(
         default=DEFAULT_MAX_BYTES, ge=1, description="largest resource a deployment may hold"
+    )
+    publish_events: bool = Field(
+        default=True,
+        description="publish deployment.created to safepoint.events (needs RabbitMQ)",
     )

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
 import uvicorn
 
 from safepoint.errors import BrokerUnavailable
-from safepoint.messaging import connect
+from safepoint.messaging import ensure_reachable
 from safepoint_engine.app import create_app
 from safepoint_engine.settings import Settings
 
 
 def check_broker(url: str) -> None:
     """Exit with one clear line (code 2) when RabbitMQ cannot be reached."""
-
-    async def probe() -> None:
-        connection = await connect(url, name="safepoint-engine-preflight", timeout=5)
-        await connection.close()
-
     try:
-        asyncio.run(probe())
+        ensure_reachable(url, name="safepoint-engine-preflight")
     except BrokerUnavailable as exc:
         sys.stderr.write(f"safepoint-engine: {exc}\n")
         raise SystemExit(2) from None

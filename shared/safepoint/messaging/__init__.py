@@ -15,7 +15,7 @@ A service starts like this::
     await connection.close()
 """
 
-from safepoint.messaging.connection import connect, open_channel, redact
+from safepoint.messaging.connection import connect, ensure_reachable, open_channel, redact
 from safepoint.messaging.consumer import (
     ACK,
     DEAD_LETTER,
@@ -36,6 +36,7 @@ from safepoint.messaging.publisher import HeaderValue, Outgoing, Publisher
 from safepoint.messaging.topology import Topology, declare_external_topic, declare_topology
 
 __all__ = [
+    "ensure_reachable",
     "ACK",
     "DEAD_LETTER",
     "REQUEUE",

@@ -6,6 +6,7 @@ the broker's address and what to do; the password never appears in a message.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Final
 from urllib.parse import unquote, urlsplit
 
@@ -123,3 +124,17 @@ async def open_channel(
     if not isinstance(channel, AbstractRobustChannel):  # pragma: no cover - aio-pika contract
         raise BrokerUnavailable("the connection gave a channel that is not robust")
     return channel
+
+
+def ensure_reachable(url: str, *, name: str, timeout: float = 5.0) -> None:
+    """Connect once and close, outside any event loop: a start-up check.
+
+    Raises:
+        BrokerUnavailable: RabbitMQ cannot be reached (the message says how to start it).
+    """
+
+    async def probe() -> None:
+        connection = await connect(url, name=name, timeout=timeout)
+        await connection.close()
+
+    asyncio.run(probe())

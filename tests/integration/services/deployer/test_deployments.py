@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import uuid
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import pytest
 from fastapi.testclient import TestClient
 
 from safepoint import Engine, ManualClock
 from safepoint.contract import DeploymentCreated
 from safepoint.errors import BpmnParseError
+from safepoint.messaging import Topology
 from safepoint.parser import parse_definitions
+from safepoint.settings import AmqpSettings, DatabaseSettings
+from safepoint_deployer.app import create_app
+from safepoint_deployer.settings import Settings
 
 REST = "/engine-rest"
 NOW = "2026-01-01T10:00:00.000+0000"  # the ManualClock of tests/integration/conftest.py
@@ -319,3 +327,52 @@ def test_malformed_forms_are_refused(client: TestClient) -> None:
     assert not_bpmn.status_code == 400
     assert not_bpmn.json()["problems"][0]["message"].startswith("no BPMN resource")
     assert client.get(f"{REST}/deployment").json() == []
+
+
+def test_deployment_created_is_published_to_the_events_exchange(
+    database_url: str, amqp_url: str, clock: ManualClock
+) -> None:
+    """With RabbitMQ, a deployment announces itself on ``safepoint.events``."""
+    topology = Topology()
+    queue_name = f"test-deployments-{uuid.uuid4().hex[:8]}"
+
+    async def bind() -> None:
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            exchange = await channel.declare_exchange(
+                topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            queue = await channel.declare_queue(queue_name, auto_delete=False)
+            await queue.bind(exchange, "deployment.created")
+
+    async def take() -> aio_pika.abc.AbstractIncomingMessage | None:
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(queue_name, auto_delete=False)
+            for _ in range(50):
+                message = await queue.get(no_ack=True, fail=False)
+                if message is not None:
+                    await queue.delete(if_unused=False, if_empty=False)
+                    return message
+                await asyncio.sleep(0.1)
+            await queue.delete(if_unused=False, if_empty=False)
+            return None
+
+    asyncio.run(bind())
+    settings = Settings(
+        database=DatabaseSettings(url=database_url), amqp=AmqpSettings(url=amqp_url)
+    )
+    with TestClient(create_app(settings, clock=clock)) as client:
+        response = client.post(
+            f"{REST}/deployment/create",
+            data={"deployment-name": "events"},
+            files={"invoice.bpmn": ("invoice.bpmn", INVOICE, "application/octet-stream")},
+        )
+        assert response.status_code == 200, response.text
+    message = asyncio.run(take())
+    assert message is not None, "no deployment.created event arrived"
+    body = json.loads(message.body)
+    assert body["deploymentId"] == response.json()["id"]
+    assert message.type == "safepoint.deployment.created.v1"
