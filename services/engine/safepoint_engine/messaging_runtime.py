@@ -201,21 +201,32 @@ class MessagingRuntime:
             engine.node_name,
         )
 
-    async def stop(self, *, timeout: float = 30.0) -> None:
+    async def stop(self, *, timeout: float = 20.0) -> None:
         """Stop consuming (waiting for commands in hand), stop dispatching, disconnect.
 
-        Idempotent. Commands not settled within ``timeout`` are redelivered by the
-        broker. Call it before closing the Engine.
+        Idempotent, and bounded by ``timeout`` in all, whatever the broker does (it may
+        be gone, with the connection trying to come back): a service must stop within
+        its orchestrator's grace period. Commands not settled by then are redelivered.
+        Call it before closing the Engine.
         """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+
+        def left() -> float:
+            return max(0.1, deadline - loop.time())
+
         consumer, self._consumer = self._consumer, None
         dispatcher, self._dispatcher = self._dispatcher, None
         if consumer is not None:
-            await consumer.stop(timeout=timeout)
+            await consumer.stop(timeout=left())
         if dispatcher is not None:
-            await dispatcher.stop(timeout=timeout)
+            await dispatcher.stop(timeout=left())
         if not self._connection.is_closed:
-            await self._connection.close()
-            logger.info("disconnected from RabbitMQ")
+            try:
+                await asyncio.wait_for(self._connection.close(), left())
+                logger.info("disconnected from RabbitMQ")
+            except (TimeoutError, OSError) as exc:
+                logger.warning("RabbitMQ connection not closed cleanly: %r", exc)
 
 
 async def start_messaging(

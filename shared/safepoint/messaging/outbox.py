@@ -148,7 +148,7 @@ class OutboxRelay:
         loop: asyncio.AbstractEventLoop,
         *,
         topology: Topology | None = None,
-        timeout: float = 30.0,
+        timeout: float = 10.0,
     ) -> None:
         """Relay through ``publisher`` on ``loop``."""
         self._publisher = publisher
