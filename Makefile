@@ -73,6 +73,11 @@ demo-embedded: install ## The invoice example on an embedded engine, one safe po
 run: install ## The three services as local processes (SAFEPOINT_AMQP_URL, SAFEPOINT_DATABASE_URL)
 	$(RUN) python -m safepoint.devstack
 
+.PHONY: bench
+bench: $(UV_STAMP) ## Benchmark: async chain vs the floor, sync vs SpiffWorkflow, growth (BENCH_ARGS=--quick)
+	$(UV) sync --frozen --all-packages --group bench
+	PYTHONPATH=tests/bench $(RUN) python tests/bench/bench_main.py $(BENCH_ARGS)
+
 .PHONY: contracts
 contracts: install ## Regenerate the message JSON Schemas and AsyncAPI document in shared/contracts/
 	$(RUN) python -m safepoint.contract.export
