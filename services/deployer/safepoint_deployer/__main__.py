@@ -7,6 +7,7 @@ import sys
 
 import uvicorn
 
+from safepoint import tracing
 from safepoint.errors import BrokerUnavailable
 from safepoint.messaging import ensure_reachable
 from safepoint_deployer.app import create_app
@@ -25,12 +26,16 @@ def main() -> None:
         except BrokerUnavailable as exc:
             sys.stderr.write(f"safepoint-deployer: {exc}\n")
             raise SystemExit(2) from None
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http.host,
-        port=settings.http.port,
-        log_level=settings.log_level.lower(),
-    )
+    tracing.configure("safepoint-deployer")
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.http.host,
+            port=settings.http.port,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        tracing.shutdown()
 
 
 if __name__ == "__main__":

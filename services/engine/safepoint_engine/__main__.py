@@ -7,6 +7,7 @@ import sys
 
 import uvicorn
 
+from safepoint import tracing
 from safepoint.errors import BrokerUnavailable
 from safepoint.messaging import ensure_reachable
 from safepoint_engine.app import create_app
@@ -30,12 +31,16 @@ def main() -> None:
     )
     if settings.messaging.enabled:
         check_broker(settings.amqp.url)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http.host,
-        port=settings.http.port,
-        log_level=settings.log_level.lower(),
-    )
+    tracing.configure("safepoint-engine")
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.http.host,
+            port=settings.http.port,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        tracing.shutdown()
 
 
 if __name__ == "__main__":

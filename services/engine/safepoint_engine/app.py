@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 import safepoint_engine
+from safepoint import metrics, tracing
 from safepoint.core.context import EngineConfig
 from safepoint.embedded import CommandOutcome, Engine, use_trace_context, utc_now
 from safepoint.errors import (
@@ -206,16 +207,33 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(health)
+    app.add_api_route(
+        "/metrics",
+        _metrics,
+        methods=["GET"],
+        summary="Prometheus metrics",
+        tags=["Metrics"],
+        include_in_schema=False,
+    )
     app.include_router(router)
     app.middleware("http")(_trace_context)
+    tracing.instrument_app(app)
     app.add_exception_handler(SafepointError, _safepoint_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app
 
 
+async def _metrics() -> Response:
+    """Prometheus text format: :mod:`safepoint.metrics` (and the process's own)."""
+    return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
+
+
 async def _trace_context(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
-    """Run the request under the W3C trace context it carries (or a new trace)."""
-    with use_trace_context(dict(request.headers)):
+    """Run the request under its server span's context (traced), else the one it carries.
+
+    Jobs the request creates store this context, so their spans join the request's trace.
+    """
+    with use_trace_context(tracing.current_headers() or dict(request.headers)):
         return await call_next(request)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Final
 
 from pydantic import JsonValue
 
+from safepoint import tracing
 from safepoint.contract import (
     COMMANDS,
     CommandError,
@@ -252,7 +253,7 @@ class CommandHandler:
         attempt = 1
         while True:
             try:
-                with use_trace_context(trace):
+                with use_trace_context(tracing.current_headers() or trace):
                     return await asyncio.to_thread(execute_command, self._engine, command)
             except OptimisticLockError:
                 if attempt >= self._conflict_attempts:

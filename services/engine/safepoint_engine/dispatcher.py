@@ -25,8 +25,9 @@ import logging
 from collections.abc import Iterable
 from typing import Final
 
+from safepoint import metrics
 from safepoint.core.entities import ExternalTask
-from safepoint.embedded import CommandOutcome, Engine
+from safepoint.embedded import CommandOutcome, Engine, utc_now
 from safepoint.errors import NotFound
 from safepoint.messaging.outbox import OutboxRelay
 
@@ -145,10 +146,16 @@ class Dispatcher:
         jobs = await asyncio.to_thread(self._engine.lease_due_jobs, self._batch)
         if jobs:
             await self._relay.publish_jobs(jobs)
+            now = utc_now()
+            for job in jobs:
+                late = (now - (job.due_at or job.created_at)).total_seconds()
+                metrics.DISPATCHER_LAG.observe(max(late, 0.0))
+            metrics.DISPATCHED.labels(kind="job").inc(len(jobs))
             logger.info("dispatched %d due job(s)", len(jobs))
         tasks = await asyncio.to_thread(self._engine.lease_due_external_tasks, self._batch)
         if tasks:
             await self._publish_external_tasks(tasks)
+            metrics.DISPATCHED.labels(kind="external_task").inc(len(tasks))
             logger.info("dispatched %d due external task(s)", len(tasks))
         return len(jobs) >= self._batch or len(tasks) >= self._batch
 

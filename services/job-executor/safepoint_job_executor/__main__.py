@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 from pydantic import ValidationError
 
+from safepoint import tracing
 from safepoint.core.context import EngineConfig
 from safepoint.embedded import Engine
 from safepoint.errors import BrokerUnavailable, MessagingError, PersistenceError
@@ -302,11 +303,14 @@ def main() -> NoReturn:
         sys.stderr.write(f"{PROGRAM}: invalid settings: {one_line(str(exc))}\n")
         sys.exit(EXIT_CANNOT_START)
     configure_logging(settings.log_level)
+    tracing.configure(PROGRAM)
     try:
         stopped = asyncio.run(run(settings))
     except Exception:
         logger.exception("the job-executor crashed")
+        tracing.shutdown()
         sys.exit(EXIT_CRASH)
+    tracing.shutdown()
     if stopped.jobs_still_running:
         # Their threads cannot be interrupted; the interpreter would wait for them.
         # Their transactions roll back when the connections drop, their messages are

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 import safepoint_job_executor
+from safepoint import tracing
 from safepoint_job_executor.metrics import CONTENT_TYPE, JobMetrics
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def create_app(*, broker: ReadinessCheck, database: ReadinessCheck, metrics: Job
         """Jobs executed, failed, dead-lettered, dropped, conflicting and in flight."""
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
+    tracing.instrument_app(app)
     return app
 
 

@@ -15,6 +15,7 @@ closes.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import threading
@@ -118,9 +119,11 @@ class JobConsumer:
         if not isinstance(message, ExecuteJob):  # the consumer accepts nothing else
             return DeadLetter(f"{incoming.message_type} is not a job message")
         loop = asyncio.get_running_loop()
+        # The worker thread runs under this task's context (the consumer span's).
+        context = contextvars.copy_context()
         decision = await loop.run_in_executor(
             self._pool,
-            functools.partial(self._run, message, incoming.delivery_count),
+            functools.partial(context.run, self._run, message, incoming.delivery_count),
         )
         return await self._outcome(decision)
 

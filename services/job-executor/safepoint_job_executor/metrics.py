@@ -1,14 +1,22 @@
-"""The job-executor's Prometheus metrics: what happened to each job message, and how long."""
+"""The job-executor's Prometheus metrics: what happened to each job message, and how long.
+
+``/metrics`` renders them with the metrics every service shares (:mod:`safepoint.metrics`).
+"""
 
 from __future__ import annotations
 
 from typing import Final
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import generate_latest
+
+from safepoint import metrics as shared
 
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 """The content type of :meth:`JobMetrics.render` (Prometheus text format)."""
+
+RUN_OUTCOMES: Final = ("executed", "failed", "retried", "dead_lettered")
+"""``safepoint_job_runs_total``'s ``outcome``: committed; failed (then ``retried``, with
+retries left, or ``dead_lettered``, with none)."""
 
 DROP_REASONS: Final = ("gone", "exhausted", "not_due")
 """Why a job message is dropped without running: its row is gone (a duplicate), has no
@@ -65,9 +73,28 @@ class JobMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
+        self.runs = Counter(
+            "safepoint_job_runs",
+            "Job runs by process definition key, activity and outcome (executed, failed, "
+            "and each failure again as retried or dead_lettered).",
+            ["process_definition_key", "activity_id", "outcome"],
+            registry=self.registry,
+        )
+        self.hop_latency = Histogram(
+            "safepoint_job_hop_latency_seconds",
+            "From a job's commit (or its due time, when later) to the start of its execution.",
+            buckets=shared.LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         for reason in DROP_REASONS:
             self.duplicates_dropped.labels(reason=reason)
 
     def render(self) -> bytes:
-        """Every metric in the Prometheus text exposition format."""
-        return generate_latest(self.registry)
+        """Every metric (these and the shared ones) in the Prometheus text format."""
+        return shared.render(self.registry)
+
+    def run(self, process_definition_key: str, activity_id: str, outcome: str) -> None:
+        """Count one job run's ``outcome`` (one of :data:`RUN_OUTCOMES`)."""
+        self.runs.labels(
+            process_definition_key=process_definition_key, activity_id=activity_id, outcome=outcome
+        ).inc()

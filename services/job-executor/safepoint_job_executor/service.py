@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
+from safepoint import tracing
 from safepoint.contract import ExecuteJob
 from safepoint.core.entities import Job
 from safepoint.embedded import Engine, utc_now
@@ -170,7 +171,18 @@ class JobExecution:
         metrics.in_flight.inc()
         started = time.perf_counter()
         try:
-            return self._execute(message, delivery_count)
+            with tracing.job_span(
+                job_id=message.job_id,
+                process_instance_id=message.process_instance_id,
+                process_definition_key=message.process_definition_key,
+                activity_id=message.activity_id,
+                configuration=message.configuration,
+                retries=message.retries,
+            ) as span:
+                decision = self._execute(message, delivery_count, span)
+                if decision.settle is Settle.DEAD_LETTER:
+                    tracing.mark_failed(span, reason=decision.reason)
+                return decision
         except BaseException as exc:  # a delegate's SystemExit, a bug here: never crash
             logger.exception(
                 "job %s at %s: unexpected %s; requeueing the message",
@@ -184,7 +196,9 @@ class JobExecution:
             metrics.in_flight.dec()
             metrics.duration.observe(time.perf_counter() - started)
 
-    def _execute(self, message: ExecuteJob, delivery_count: int) -> Decision:
+    def _execute(
+        self, message: ExecuteJob, delivery_count: int, span: tracing.Span | None = None
+    ) -> Decision:
         job_id = message.job_id
         try:
             job = self._engine.job(job_id)
@@ -200,13 +214,17 @@ class JobExecution:
             return self._drop(
                 message, "not_due", f"it is not due before {job.due_at.isoformat()} (early copy)"
             )
+        committed = max(job.created_at, job.due_at or job.created_at)
+        self._metrics.hop_latency.observe(max((self._clock() - committed).total_seconds(), 0.0))
         try:
             self._engine.execute_job(job_id)
         except NotFound as exc:
             if exc.entity == "job" and exc.entity_id == job_id:
                 return self._drop(message, "gone", "another run deleted its row (a duplicate)")
+            tracing.mark_failed(span, exc)
             return self._failed(job, exc, delivery_count)
         except OptimisticLockError as exc:
+            tracing.mark_failed(span, exc)
             self._metrics.optimistic_lock_conflicts.inc()
             logger.info(
                 "job %s at %s lost to a concurrent change (%s); no retry used, "
@@ -217,8 +235,10 @@ class JobExecution:
             )
             return ACK
         except Exception as exc:  # the engine recorded it on the row; the row decides
+            tracing.mark_failed(span, exc)
             return self._failed(job, exc, delivery_count)
         self._metrics.executed.inc()
+        self._metrics.run(job.process_definition_key, job.activity_id, "executed")
         logger.debug("job %s at %s executed", job_id, job.activity_id)
         return ACK
 
@@ -245,6 +265,7 @@ class JobExecution:
     def _failed(self, job: Job, exc: Exception, delivery_count: int) -> Decision:
         """The job failed and the engine recorded it: the row says what comes next."""
         self._metrics.failed.inc()
+        self._metrics.run(job.process_definition_key, job.activity_id, "failed")
         try:
             row = self._engine.job(job.id)
         except NotFound:
@@ -271,11 +292,13 @@ class JobExecution:
                 exception_type(exc),
                 exc,
             )
+            self._metrics.run(job.process_definition_key, job.activity_id, "retried")
             return ACK
         return self._dead_letter(row, exc)
 
     def _dead_letter(self, row: Job, exc: Exception) -> Decision:
         self._metrics.dead_lettered.inc()
+        self._metrics.run(row.process_definition_key, row.activity_id, "dead_lettered")
         kind = exception_type(exc)
         text = str(exc) or kind
         headers: dict[str, HeaderValue] = {

@@ -46,6 +46,7 @@ from aio_pika.abc import (
     HeadersType,
 )
 
+from safepoint import metrics, tracing
 from safepoint.contract.base import Message
 from safepoint.contract.channels import Topology
 from safepoint.contract.commands import CommandReply
@@ -260,30 +261,43 @@ class Consumer:
             )
             settled = await self._dead_letter_or_requeue(raw, DeadLetter(exc.reason))
             if isinstance(settled, Ack):
+                metrics.MESSAGES_REJECTED.labels(queue=self.queue).inc()
                 await self._tell_rejected(raw, exc.reason)
             await self._ack_or_requeue(raw, settled)
             return
-        try:
-            result: object = await self._handler(incoming)
-        except Exception:
-            logger.exception(
-                "handler failed on %s message %s from %s (delivery %d); requeueing it",
-                incoming.message_type,
-                incoming.message_id,
-                self.queue,
-                incoming.delivery_count + 1,
-            )
-            result = REQUEUE
-        if isinstance(result, Ack | Requeue | DeadLetter):
-            outcome: Outcome = result
-        else:
-            logger.error(
-                "handler returned %r, not an Outcome, for message %s; requeueing it",
-                result,
-                incoming.message_id,
-            )
-            outcome = REQUEUE
-        await self._settle(raw, outcome)
+        with tracing.consumer_span(
+            self.queue,
+            incoming.headers,
+            exchange=incoming.exchange,
+            routing_key=incoming.routing_key,
+            message_id=incoming.message_id,
+            message_type=incoming.message_type,
+            delivery_count=incoming.delivery_count,
+        ) as span:
+            try:
+                result: object = await self._handler(incoming)
+            except Exception as exc:
+                logger.exception(
+                    "handler failed on %s message %s from %s (delivery %d); requeueing it",
+                    incoming.message_type,
+                    incoming.message_id,
+                    self.queue,
+                    incoming.delivery_count + 1,
+                )
+                tracing.mark_failed(span, exc)
+                result = REQUEUE
+            if isinstance(result, Ack | Requeue | DeadLetter):
+                outcome: Outcome = result
+            else:
+                logger.error(
+                    "handler returned %r, not an Outcome, for message %s; requeueing it",
+                    result,
+                    incoming.message_id,
+                )
+                outcome = REQUEUE
+            if isinstance(outcome, DeadLetter):
+                tracing.mark_failed(span, reason=f"dead-lettered: {outcome.reason}")
+            await self._settle(raw, outcome)
 
     def _decode(self, raw: AbstractIncomingMessage) -> IncomingMessage:
         content_type = (raw.content_type or CONTENT_TYPE).split(";")[0].strip().lower()

@@ -19,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
+from safepoint import metrics, tracing
 from safepoint.contract import (
     ExecuteJob,
     ExternalTaskCreated,
@@ -162,13 +163,16 @@ class OutboxRelay:
 
         The state is committed already: a lost publish is the dispatcher's to repair.
         """
+        metrics.record_outcome(outcome)
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is self._loop:
             raise RuntimeError("call the engine from a worker thread, not from the event loop")
-        future = asyncio.run_coroutine_threadsafe(self.publish(outcome), self._loop)
+        future = asyncio.run_coroutine_threadsafe(
+            tracing.carry_context(self.publish(outcome)), self._loop
+        )
         try:
             future.result(self._timeout)
         except (SafepointError, TimeoutError, ConnectionError) as exc:

@@ -14,13 +14,14 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 import aio_pika
 import aiormq.abc
 import aiormq.exceptions
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractMessage, AbstractRobustChannel
 
+from safepoint import tracing
 from safepoint.contract.base import Message
 from safepoint.contract.channels import Topology
 from safepoint.contract.envelope import CONTENT_TYPE, encode
@@ -117,19 +118,29 @@ class Publisher:
         """
         body, type_name = encode(message)
         message_id = message_id or str(uuid.uuid4())
-        amqp_message = aio_pika.Message(
-            body,
-            headers=dict(headers) if headers else None,
-            content_type=CONTENT_TYPE,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        amqp_headers: dict[str, Any] = dict(headers) if headers else {}
+        with tracing.producer_span(
+            exchange,
+            routing_key,
+            amqp_headers,
             message_id=message_id,
+            message_type=type_name,
             correlation_id=correlation_id,
-            reply_to=reply_to,
-            type=type_name,
-            timestamp=datetime.now(UTC),
-            app_id=self._app_id,
-        )
-        await self.send(exchange, routing_key, amqp_message, mandatory=mandatory)
+            body_size=len(body),
+        ):
+            amqp_message = aio_pika.Message(
+                body,
+                headers=amqp_headers or None,
+                content_type=CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=message_id,
+                correlation_id=correlation_id,
+                reply_to=reply_to,
+                type=type_name,
+                timestamp=datetime.now(UTC),
+                app_id=self._app_id,
+            )
+            await self.send(exchange, routing_key, amqp_message, mandatory=mandatory)
         return message_id
 
     async def publish_many(self, messages: Iterable[Outgoing]) -> list[str]:

@@ -1,0 +1,402 @@
+"""OpenTelemetry tracing for the services: set-up from ``OTEL_*``, and Safepoint's own spans.
+
+Tracing is a plug-in around the engine: the core never imports OpenTelemetry. A service
+calls :func:`configure` once at start-up; it exports spans over OTLP when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set, and
+does nothing at all otherwise (every helper here is then a cheap no-op). Everything
+else comes from the standard variables: ``OTEL_SERVICE_NAME``,
+``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_PROTOCOL`` (``http/protobuf``; the
+only protocol shipped), ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG`` and
+``OTEL_BSP_*`` (the batch processor).
+
+Spans, following the OpenTelemetry messaging semantic conventions:
+
+- FastAPI server spans and SQLAlchemy client spans (the official instrumentations);
+- a ``PRODUCER`` span per publish (:func:`producer_span`): its parent is the context the
+  message carries (``traceparent``: the job row's stored context, so a job the
+  dispatcher publishes later still joins its trace), else the current span; the
+  message then carries the producer span's context;
+- a ``CONSUMER`` span per message processed (:func:`consumer_span`), a child of the
+  producer span whose context the message carries;
+- inside it, a span per job execution (:func:`job_span`) with the ``bpmn.*`` and
+  ``safepoint.job.*`` attributes, exceptions recorded with error status.
+
+:func:`current_headers` turns the current span into W3C headers, which the services
+hand to :func:`safepoint.embedded.use_trace_context`, so the context stored on a new
+job row is the span that created it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Coroutine, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.propagate import extract, inject
+from opentelemetry.trace import Span as Span
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+INSTRUMENTATION_NAME: Final = "safepoint"
+"""The instrumentation scope of Safepoint's own spans."""
+
+ENDPOINT_VARIABLES: Final = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+"""Tracing is on when one of these is set (and ``OTEL_SDK_DISABLED`` is not ``true``)."""
+
+EXCLUDED_URLS: Final = "health,ready,metrics"
+"""Requests that get no server span: probes and scrapes."""
+
+MESSAGING_SYSTEM: Final = "rabbitmq"
+
+# Attribute names: the messaging semantic conventions, then Safepoint's own.
+MESSAGING_SYSTEM_ATTRIBUTE: Final = "messaging.system"
+OPERATION_NAME: Final = "messaging.operation.name"
+OPERATION_TYPE: Final = "messaging.operation.type"
+DESTINATION_NAME: Final = "messaging.destination.name"
+ROUTING_KEY: Final = "messaging.rabbitmq.destination.routing_key"
+MESSAGE_ID: Final = "messaging.message.id"
+CONVERSATION_ID: Final = "messaging.message.conversation_id"
+BODY_SIZE: Final = "messaging.message.body.size"
+MESSAGE_TYPE: Final = "safepoint.message.type"
+DELIVERY_COUNT: Final = "safepoint.message.delivery_count"
+PROCESS_DEFINITION_KEY: Final = "bpmn.process_definition_key"
+PROCESS_INSTANCE_ID: Final = "bpmn.process_instance_id"
+ACTIVITY_ID: Final = "bpmn.activity_id"
+JOB_ID: Final = "safepoint.job.id"
+JOB_CONFIGURATION: Final = "safepoint.job.configuration"
+JOB_RETRIES: Final = "safepoint.job.retries"
+
+
+@dataclass(frozen=True, slots=True)
+class Tracing:
+    """Tracing as configured for this process; :meth:`shutdown` flushes what is left."""
+
+    provider: TracerProvider
+    service_name: str
+
+    def shutdown(self) -> None:
+        """Export the spans still buffered and stop exporting."""
+        self.provider.shutdown()
+
+
+_tracing: Tracing | None = None
+
+
+def enabled() -> bool:
+    """Whether this process exports spans (:func:`configure` found an endpoint)."""
+    return _tracing is not None
+
+
+def configure(default_service_name: str) -> Tracing | None:
+    """Set up tracing from the ``OTEL_*`` variables; ``None`` (off) without an endpoint.
+
+    Idempotent: a second call returns the first result. Turns on the SQLAlchemy
+    instrumentation for every engine created afterwards; FastAPI apps are instrumented
+    one by one with :func:`instrument_app`.
+
+    Args:
+        default_service_name: ``service.name`` unless ``OTEL_SERVICE_NAME`` (or
+            ``OTEL_RESOURCE_ATTRIBUTES``) names it.
+    """
+    global _tracing
+    if _tracing is not None:
+        return _tracing
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return None
+    if not any(os.environ.get(name, "").strip() for name in ENDPOINT_VARIABLES):
+        return None
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = Resource.create()
+    if str(resource.attributes.get(SERVICE_NAME, "unknown_service")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: default_service_name}))
+    provider = TracerProvider(resource=resource, sampler=_sampler())
+    provider.add_span_processor(BatchSpanProcessor(_exporter()))
+    trace.set_tracer_provider(provider)
+
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().instrument(tracer_provider=provider)
+    _tracing = Tracing(provider, str(resource.attributes[SERVICE_NAME]))
+    logger.info("tracing on: exporting spans of %s over OTLP", _tracing.service_name)
+    return _tracing
+
+
+def _sampler() -> Any:
+    """``OTEL_TRACES_SAMPLER``'s sampler, but root ``CLIENT`` spans are never sampled.
+
+    Safepoint's only ``CLIENT`` spans are SQL statements; one without a parent is a
+    poll (the dispatcher's leases, readiness checks), a one-span trace every few
+    hundred milliseconds that would bury the traces that matter.
+    """
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+    from opentelemetry.sdk.trace.sampling import _get_from_env_or_default as from_env
+
+    configured = from_env()
+
+    class NoRootQueries(Sampler):
+        def should_sample(
+            self,
+            parent_context: otel_context.Context | None,
+            trace_id: int,
+            name: str,
+            kind: SpanKind | None = None,
+            attributes: Any = None,
+            links: Any = None,
+            trace_state: Any = None,
+        ) -> SamplingResult:
+            parent = trace.get_current_span(parent_context).get_span_context()
+            if kind is SpanKind.CLIENT and not parent.is_valid:
+                return SamplingResult(Decision.DROP)
+            return configured.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+
+        def get_description(self) -> str:
+            return f"NoRootQueries{{{configured.get_description()}}}"
+
+    return NoRootQueries()
+
+
+def _exporter() -> Any:
+    protocol = (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
+    if protocol != "http/protobuf":
+        logger.warning(
+            "OTEL_EXPORTER_OTLP_PROTOCOL=%s is not supported here; exporting http/protobuf",
+            protocol,
+        )
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter()  # endpoint, headers, timeout: from OTEL_EXPORTER_OTLP_*
+
+
+def shutdown() -> None:
+    """Flush and stop tracing (no-op when off); call it once before the process exits."""
+    global _tracing
+    if _tracing is not None:
+        tracing, _tracing = _tracing, None
+        tracing.shutdown()
+
+
+def instrument_app(app: Any) -> None:
+    """Give ``app`` FastAPI server spans (not for probes and ``/metrics``); no-op when off.
+
+    ``app`` is a ``FastAPI`` application (not typed as such: the services' use cases
+    import this module, and they must not import FastAPI).
+    """
+    if _tracing is None:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=_tracing.provider,
+        excluded_urls=EXCLUDED_URLS,
+        exclude_spans=["receive", "send"],
+    )
+
+
+def _tracer() -> trace.Tracer:
+    return trace.get_tracer(INSTRUMENTATION_NAME)
+
+
+def current_headers() -> dict[str, str]:
+    """The current span's W3C headers (``traceparent``, ``tracestate``); empty when off."""
+    if _tracing is None:
+        return {}
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier
+
+
+def _text_headers(headers: Mapping[str, object]) -> dict[str, str]:
+    carrier = {}
+    for name in ("traceparent", "tracestate"):
+        value = headers.get(name)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", errors="replace")
+        if isinstance(value, str):
+            carrier[name] = value
+    return carrier
+
+
+def _parent(headers: Mapping[str, object]) -> otel_context.Context | None:
+    """The context ``headers`` carry, or ``None`` (the current one) when they carry none."""
+    carrier = _text_headers(headers)
+    if not carrier:
+        return None
+    context = extract(carrier)
+    if not trace.get_current_span(context).get_span_context().is_valid:
+        return None
+    return context
+
+
+@contextmanager
+def producer_span(
+    destination: str,
+    routing_key: str,
+    headers: dict[str, Any],
+    *,
+    message_id: str | None,
+    message_type: str | None,
+    correlation_id: str | None = None,
+    body_size: int | None = None,
+) -> Iterator[None]:
+    """A ``PRODUCER`` span around one publish; ``headers`` then carry its context.
+
+    The parent is the context ``headers`` carry already (a job's stored context), else
+    the current span. ``headers`` are changed in place. No-op when tracing is off.
+
+    Args:
+        destination: the exchange (``""``: the default exchange).
+        routing_key: the routing key (the queue, on the default exchange).
+        headers: the message's AMQP headers.
+        message_id: the AMQP ``message_id``.
+        message_type: the contract type.
+        correlation_id: the AMQP ``correlation_id``.
+        body_size: the body's size in bytes.
+    """
+    if _tracing is None:
+        yield
+        return
+    name = destination or routing_key
+    attributes: dict[str, str | int] = {
+        MESSAGING_SYSTEM_ATTRIBUTE: MESSAGING_SYSTEM,
+        OPERATION_NAME: "publish",
+        OPERATION_TYPE: "send",
+        DESTINATION_NAME: name,
+        ROUTING_KEY: routing_key,
+    }
+    _put(attributes, MESSAGE_ID, message_id)
+    _put(attributes, MESSAGE_TYPE, message_type)
+    _put(attributes, CONVERSATION_ID, correlation_id)
+    _put(attributes, BODY_SIZE, body_size)
+    with _tracer().start_as_current_span(
+        f"publish {name}", context=_parent(headers), kind=SpanKind.PRODUCER, attributes=attributes
+    ):
+        for key in ("traceparent", "tracestate"):
+            headers.pop(key, None)
+        inject(headers)
+        yield
+
+
+@contextmanager
+def consumer_span(
+    queue: str,
+    headers: Mapping[str, object],
+    *,
+    exchange: str,
+    routing_key: str,
+    message_id: str | None,
+    message_type: str | None,
+    delivery_count: int,
+) -> Iterator[Span | None]:
+    """A ``CONSUMER`` span around the processing of one message, a child of its producer.
+
+    Yields the span (``None`` when tracing is off) for :func:`mark_failed`.
+    """
+    if _tracing is None:
+        yield None
+        return
+    attributes: dict[str, str | int] = {
+        MESSAGING_SYSTEM_ATTRIBUTE: MESSAGING_SYSTEM,
+        OPERATION_NAME: "process",
+        OPERATION_TYPE: "process",
+        DESTINATION_NAME: queue,
+        ROUTING_KEY: routing_key,
+        DELIVERY_COUNT: delivery_count,
+        "messaging.rabbitmq.exchange": exchange,
+    }
+    _put(attributes, MESSAGE_ID, message_id)
+    _put(attributes, MESSAGE_TYPE, message_type)
+    with _tracer().start_as_current_span(
+        f"process {queue}",
+        context=_parent(headers) or otel_context.Context(),
+        kind=SpanKind.CONSUMER,
+        attributes=attributes,
+    ) as span:
+        yield span
+
+
+@contextmanager
+def job_span(
+    *,
+    job_id: str,
+    process_instance_id: str,
+    process_definition_key: str,
+    activity_id: str,
+    configuration: str,
+    retries: int,
+) -> Iterator[Span | None]:
+    """An ``INTERNAL`` span around one job execution, with the job's attributes.
+
+    Yields the span (``None`` when tracing is off) for :func:`mark_failed`.
+    """
+    if _tracing is None:
+        yield None
+        return
+    attributes: dict[str, str | int] = {
+        JOB_ID: job_id,
+        PROCESS_INSTANCE_ID: process_instance_id,
+        PROCESS_DEFINITION_KEY: process_definition_key,
+        ACTIVITY_ID: activity_id,
+        JOB_CONFIGURATION: configuration,
+        JOB_RETRIES: retries,
+    }
+    with _tracer().start_as_current_span(
+        f"execute job {activity_id}", attributes=attributes, record_exception=True
+    ) as span:
+        yield span
+
+
+def mark_failed(span: Span | None, exc: BaseException | None = None, *, reason: str = "") -> None:
+    """Record ``exc`` (when given) on ``span`` and set its status to error."""
+    if span is None or not span.is_recording():
+        return
+    if exc is not None:
+        span.record_exception(exc)
+    description = reason or (f"{type(exc).__name__}: {exc}" if exc is not None else "")
+    span.set_status(Status(StatusCode.ERROR, description or None))
+
+
+def carry_context(coroutine: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
+    """``coroutine`` run under the current trace context, wherever it is scheduled.
+
+    For work handed from a worker thread to the event loop
+    (``asyncio.run_coroutine_threadsafe`` does not carry context variables). Returns
+    ``coroutine`` itself when tracing is off.
+    """
+    if _tracing is None:
+        return coroutine
+    captured = otel_context.get_current()
+
+    async def run() -> T:
+        token = otel_context.attach(captured)
+        try:
+            return await coroutine
+        finally:
+            otel_context.detach(token)
+
+    return run()
+
+
+def _put(attributes: dict[str, str | int], key: str, value: str | int | None) -> None:
+    if value is not None and value != "":
+        attributes[key] = value
