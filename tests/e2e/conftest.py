@@ -722,3 +722,204 @@ def delegate_runs(state_dir: Path) -> Callable[[str], list[tuple[str, int, str]]
         return found
 
     return runs
+
+
+# --------------------------------------------------------------------------------------
+# Appended for the invariant tests (test_invariants_*.py); nothing above is changed.
+# --------------------------------------------------------------------------------------
+
+ENGINE_MODULE = "safepoint_engine"
+DEPLOYER_MODULE = "safepoint_deployer"
+ENGINE_DISPATCH_INTERVAL = 0.2
+"""The dispatcher's poll interval (seconds) of engine services started by ``start_engine``."""
+
+
+class HttpClient:
+    """A small synchronous HTTP client for the services' APIs (JSON and multipart)."""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> HttpResponse:
+        """``method url`` with an optional JSON body; any status is returned, not raised."""
+        data = None if json_body is None else json.dumps(json_body).encode()
+        all_headers = dict(headers or {})
+        if data is not None:
+            all_headers.setdefault("Content-Type", "application/json")
+        return self._send(urllib.request.Request(url, data, all_headers, method=method), timeout)
+
+    def get(self, url: str, **kwargs: Any) -> HttpResponse:
+        """``GET url``."""
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
+        """``POST url`` with a JSON body."""
+        return self.request("POST", url, json_body=json_body, **kwargs)
+
+    def put(self, url: str, json_body: Any = None, **kwargs: Any) -> HttpResponse:
+        """``PUT url`` with a JSON body."""
+        return self.request("PUT", url, json_body=json_body, **kwargs)
+
+    def deploy(
+        self, deployer_url: str, name: str, resources: Mapping[str, bytes], *, timeout: float = 30
+    ) -> Any:
+        """``POST /engine-rest/deployment/create`` (multipart, as Camunda's clients send it).
+
+        Returns the deployment's JSON; fails the test unless the deployer answers 200.
+        """
+        boundary = f"----safepoint{secrets.token_hex(12)}"
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="deployment-name"\r\n\r\n'
+            f"{name}\r\n".encode()
+        ]
+        for filename, content in resources.items():
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{filename}"; '
+                f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+                + content
+                + b"\r\n"
+            )
+        parts.append(f"--{boundary}--\r\n".encode())
+        request = urllib.request.Request(
+            f"{deployer_url}/engine-rest/deployment/create",
+            b"".join(parts),
+            {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            method="POST",
+        )
+        response = self._send(request, timeout)
+        assert response.status == 200, f"deployment failed: {response.status} {response.text}"
+        return response.json()
+
+    def start_instances(
+        self,
+        engine_url: str,
+        key: str,
+        count: int,
+        *,
+        variables: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        business_key: str = "",
+        workers: int = 8,
+    ) -> list[str]:
+        """Start ``count`` instances of ``key`` over the engine's HTTP API, ``workers`` at once.
+
+        ``variables`` are Camunda typed values; the business keys are
+        ``<business_key><n>`` when ``business_key`` is given. Returns the instance ids in
+        the order of ``n``; fails the test unless every start answers 200.
+        """
+        from concurrent.futures import ThreadPoolExecutor  # here: the imports above are not ours
+
+        url = f"{engine_url}/engine-rest/process-definition/key/{quote(key, safe='')}/start"
+
+        def start(n: int) -> str:
+            body: dict[str, Any] = {"variables": dict(variables or {})}
+            if business_key:
+                body["businessKey"] = f"{business_key}{n}"
+            response = self.post(url, body, headers=headers, timeout=30)
+            assert response.status == 200, f"start {n}: {response.status} {response.text}"
+            instance_id: str = response.json()["id"]
+            return instance_id
+
+        with ThreadPoolExecutor(max(1, min(workers, count))) as pool:
+            return list(pool.map(start, range(count)))
+
+    @staticmethod
+    def _send(request: urllib.request.Request, timeout: float) -> HttpResponse:
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return HttpResponse(answer.status, answer.read(), dict(answer.headers))
+        except urllib.error.HTTPError as error:
+            with error:
+                return HttpResponse(error.code, error.read(), dict(error.headers or {}))
+
+
+@pytest.fixture
+def http() -> HttpClient:
+    """An :class:`HttpClient`: ``http.get/post/put(url, ...)``, ``http.deploy(...)``."""
+    return HttpClient()
+
+
+@pytest.fixture
+def start_engine(service_env: dict[str, str], start_service: StartService) -> StartService:
+    """Start the engine service (``env`` adds settings); wait until ``/health/ready``.
+
+    Its dispatcher polls every :data:`ENGINE_DISPATCH_INTERVAL` seconds unless ``env``
+    sets ``SAFEPOINT_MESSAGING_DISPATCH_INTERVAL``.
+
+    It sets up the test's database and vhost before ``start_service``, so that they are
+    torn down after the services have stopped: request it before ``start_executor``
+    (a vhost deleted under running services makes them wait for it while stopping).
+    """
+
+    def start(
+        env: Mapping[str, str] | None = None, *, name: str = "engine", wait: bool = True
+    ) -> ServiceProcess:
+        settings = {"SAFEPOINT_MESSAGING_DISPATCH_INTERVAL": str(ENGINE_DISPATCH_INTERVAL)}
+        return start_service(
+            ENGINE_MODULE,
+            env={**settings, **(env or {})},
+            name=name,
+            wait=wait,
+            ready_path="/health/ready",
+        )
+
+    return start
+
+
+class JobTap:
+    """A copy of every message published to the ``safepoint.jobs`` exchange.
+
+    A queue of the test's own, bound like the jobs queue, receives a copy of every job
+    message (from the engine's relay and dispatcher and from the executors alike); the
+    executors still get theirs. Runs on the :class:`Broker`'s event loop, on a
+    connection of its own.
+    """
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        self._lock = threading.Lock()
+        self._deliveries: list[Delivery] = []
+        self._connection: Any = None
+        broker.call(self._open())
+
+    async def _open(self) -> None:
+        topology = self._broker.topology
+        self._connection = await aio_pika.connect(self._broker.url)
+        channel = await self._connection.channel()
+        queue = await channel.declare_queue(
+            f"e2e.tap.{secrets.token_hex(4)}", exclusive=True, auto_delete=True
+        )
+        await queue.bind(topology.jobs_exchange, topology.jobs_routing_key)
+        await queue.consume(self._take, no_ack=True)
+
+    async def _take(self, message: AbstractIncomingMessage) -> None:
+        headers = {key: _header_value(value) for key, value in (message.headers or {}).items()}
+        delivery = Delivery(message.type, json.loads(message.body), headers, message.message_id)
+        with self._lock:
+            self._deliveries.append(delivery)
+
+    def deliveries(self) -> list[Delivery]:
+        """Every job message copied so far, in the order they arrived."""
+        with self._lock:
+            return list(self._deliveries)
+
+    def close(self) -> None:
+        """Close the tap's connection (its queue goes with it)."""
+        if self._connection is not None:
+            self._broker.call(self._connection.close())
+            self._connection = None
+
+
+@pytest.fixture
+def job_tap(broker: Broker) -> Iterator[JobTap]:
+    """A :class:`JobTap` on the test's vhost: ``job_tap.deliveries()``."""
+    tap = JobTap(broker)
+    try:
+        yield tap
+    finally:
+        tap.close()

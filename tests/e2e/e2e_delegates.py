@@ -10,6 +10,9 @@ are atomic, so several processes may write to one file.
   ``sleep_<activity id>``, else ``sleep`` (seconds; none by default).
 - ``fail``: raises ``RuntimeError("card declined for <business key>")`` until the file
   ``heal`` exists in the state directory.
+- ``flaky``: records each attempt's time in ``attempts/<process instance id>``, and
+  fails while the file ``broken`` exists in the state directory.
+- ``fails_once``: fails the first run of each activity of each instance.
 """
 
 from __future__ import annotations
@@ -60,3 +63,35 @@ def fail(execution: Any) -> None:
 
 
 DELEGATES = {"work": work, "fail": fail}
+
+
+# --- added for the invariant tests (test_invariants_*.py); nothing above is changed ---
+
+
+def flaky(execution: Any) -> None:
+    """Record the attempt (``<unix time> <pid>`` in ``attempts/<process instance id>``).
+
+    Then fail with ``RuntimeError("payment service down for <business key>")`` while the
+    file ``broken`` exists in the state directory.
+    """
+    _append(
+        state_dir() / "attempts" / execution.process_instance_id,
+        f"{time.time():.6f} {os.getpid()}",
+    )
+    if (state_dir() / "broken").exists():
+        raise RuntimeError(f"payment service down for {execution.business_key}")
+
+
+def fails_once(execution: Any) -> None:
+    """Fail the first run of each activity of each process instance; succeed afterwards."""
+    name = f"{execution.process_instance_id}.{execution.activity_id}"
+    marker = state_dir() / "failed-once" / name
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except FileExistsError:
+        return
+    raise RuntimeError(f"first run of {execution.activity_id} fails")
+
+
+DELEGATES.update(flaky=flaky, fails_once=fails_once)
