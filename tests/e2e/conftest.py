@@ -431,12 +431,16 @@ StartService = Callable[..., ServiceProcess]
 
 @pytest.fixture
 def start_service(
-    request: pytest.FixtureRequest, base_env: dict[str, str], tmp_path: Path
+    request: pytest.FixtureRequest,
+    base_env: dict[str, str],
+    service_env: dict[str, str],
+    tmp_path: Path,
 ) -> Iterator[StartService]:
     """Start ``python -m <module>``; everything still running afterwards is stopped.
 
     ``isolated=False`` starts it without the test's database and vhost (``base_env``
-    and ``env`` only): for services that are not meant to get that far.
+    and ``env`` only): for services that are not meant to get that far. The database
+    and vhost are set up before (and so torn down after) every service started here.
     """
     started: list[ServiceProcess] = []
     request.node.stash[SERVICES] = started
@@ -451,7 +455,7 @@ def start_service(
         isolated: bool = True,
     ) -> ServiceProcess:
         label = name or f"{module}-{len(started) + 1}"
-        common = request.getfixturevalue("service_env") if isolated else base_env
+        common = service_env if isolated else base_env
         service = ServiceProcess(
             module,
             env={**common, **(env or {})},

@@ -66,6 +66,9 @@ from safepoint.messaging.publisher import HeaderValue, Publisher
 
 logger = logging.getLogger(__name__)
 
+CANCEL_TIMEOUT = 5.0
+"""Seconds to wait for the broker to confirm a consumer's cancellation at shutdown."""
+
 MAX_REASON_LENGTH: Final = 2000
 """Longer reasons are cut short, so the header stays well within a frame."""
 
@@ -219,8 +222,13 @@ class Consumer:
         """
         if self._tag is not None:
             tag, self._tag = self._tag, None
+            channel = self._queue.channel
+            # With the channel closed (the broker gone, the connection reconnecting) the
+            # broker has dropped this consumer already: cancelling could only time out.
+            closed = channel is None or getattr(channel, "is_closed", False)
             try:
-                await asyncio.wait_for(self._queue.cancel(tag), timeout)
+                if not closed:
+                    await asyncio.wait_for(self._queue.cancel(tag), min(timeout, CANCEL_TIMEOUT))
             except (
                 aiormq.exceptions.AMQPError,
                 aiormq.exceptions.ChannelInvalidStateError,

@@ -178,7 +178,7 @@ class OutboxRelay:
         except (SafepointError, TimeoutError, ConnectionError) as exc:
             future.cancel()
             logger.warning(
-                "publishing after commit failed for process instance %s (%s); "
+                "publishing after commit failed for process instance %s (%r); "
                 "the dispatcher will publish its jobs when their lease runs out",
                 outcome.process_instance_id,
                 exc,
