@@ -370,6 +370,15 @@ def test_one_trace_spans_every_hop_of_an_instance(
     # The retry was published by the engine's dispatcher, from the row's stored context.
     retry_producer = by_id[by_id[retried.parent_span_id].parent_span_id]
     assert retry_producer.service == ENGINE and retry_producer.kind == PRODUCER
+    # A job created during a run is published as a child of that run's span.
+    executor_publishes = [
+        s
+        for s in spans
+        if s.kind == PRODUCER and s.service == EXECUTOR and s.name == "publish safepoint.jobs"
+    ]
+    assert executor_publishes, summary
+    for publish in executor_publishes:
+        assert by_id[publish.parent_span_id].name.startswith("execute job"), (publish, summary)
 
 
 def test_metrics_count_what_ran(

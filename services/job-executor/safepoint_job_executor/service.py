@@ -52,7 +52,7 @@ from typing import Final
 from safepoint import tracing
 from safepoint.contract import ExecuteJob
 from safepoint.core.entities import Job
-from safepoint.embedded import Engine, utc_now
+from safepoint.embedded import Engine, use_trace_context, utc_now
 from safepoint.errors import NotFound, OptimisticLockError, PersistenceError
 from safepoint.persistence.store import Store
 from safepoint_job_executor.metrics import JobMetrics
@@ -217,7 +217,9 @@ class JobExecution:
         committed = max(job.created_at, job.due_at or job.created_at)
         self._metrics.hop_latency.observe(max((self._clock() - committed).total_seconds(), 0.0))
         try:
-            self._engine.execute_job(job_id)
+            # The jobs this run creates are children of its span (when tracing is on).
+            with use_trace_context(tracing.current_headers()):
+                self._engine.execute_job(job_id)
         except NotFound as exc:
             if exc.entity == "job" and exc.entity_id == job_id:
                 return self._drop(message, "gone", "another run deleted its row (a duplicate)")

@@ -93,7 +93,9 @@ def execute_job(ctx: CommandContext, job_id: str) -> None:
 
     The job is deleted and its incident resolved in the same transaction; if anything
     raises, the caller rolls it all back and records the failure with
-    :func:`record_job_failure` in a new transaction.
+    :func:`record_job_failure` in a new transaction. The jobs it creates get
+    ``ctx.trace_context``: the caller decides it (the run's own span, or the context
+    stored on the job).
     """
     job = ctx.state.jobs.get(job_id)
     if job is None:
@@ -103,7 +105,6 @@ def execute_job(ctx: CommandContext, job_id: str) -> None:
     del ctx.state.jobs[job.id]
     jobs.log_job(ctx, job, JobLogEvent.SUCCESSFUL)
     jobs.resolve_incident(ctx, job.id)
-    ctx.trace_context = dict(job.trace_context) or ctx.trace_context
     ctx.current_activity_id = job.activity_id
     ctx.schedule(operation, execution, flow_id=flow_id, skip_async=True)
     run(ctx)

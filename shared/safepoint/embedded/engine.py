@@ -161,7 +161,13 @@ class Engine:
         uow.save_instance(state)
         outcomes.append(outcome)
 
-    def _context(self, uow: UnitOfWork, state: InstanceState) -> CommandContext:
+    def _context(
+        self,
+        uow: UnitOfWork,
+        state: InstanceState,
+        *,
+        inherited_trace: Mapping[str, str] | None = None,
+    ) -> CommandContext:
         definition, process = self._definitions.get(uow, state.instance.process_definition_id)
         return CommandContext(
             state=state,
@@ -171,7 +177,7 @@ class Engine:
             now=self._clock(),
             new_id=self._new_id,
             config=self.config,
-            trace_context=current_or_new(),
+            trace_context=current_or_new(inherited_trace),
         )
 
     def _load(self, uow: UnitOfWork, process_instance_id: str, *, lock: bool) -> InstanceState:
@@ -491,7 +497,7 @@ class Engine:
                 process_instance_id = job.process_instance_id
                 state = self._load(uow, process_instance_id, lock=job.exclusive)
                 tracker = OutcomeTracker(state)
-                ctx = self._context(uow, state)
+                ctx = self._context(uow, state, inherited_trace=job.trace_context)
                 runtime.execute_job(ctx, job_id)
                 self._save(uow, state, tracker, outcomes)
         except Exception as exc:

@@ -60,7 +60,17 @@ def use_trace_context(context: Mapping[str, str] | None) -> Iterator[None]:
         _current.reset(token)
 
 
-def current_or_new() -> dict[str, str]:
-    """The context set by the caller, or a new root trace."""
+def current() -> dict[str, str]:
+    """The context set by the caller (empty when none was set)."""
     context = _current.get()
-    return dict(context) if context else {TRACEPARENT: new_traceparent()}
+    return dict(context) if context else {}
+
+
+def current_or_new(inherited: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The caller's context, else ``inherited`` (a job's stored one), else a new trace.
+
+    A job executor running a job under the job's own span sets that span as the
+    caller's context, so the jobs the run creates are its children; without one the
+    run continues the context stored on the job.
+    """
+    return current() or extract(inherited or {}) or {TRACEPARENT: new_traceparent()}
