@@ -52,15 +52,6 @@ def scope_execution(state: InstanceState, execution: Execution) -> Execution:
     return owner
 
 
-def descendants(state: InstanceState, execution: Execution) -> list[Execution]:
-    """Every execution below ``execution``, deepest first."""
-    found: list[Execution] = []
-    for child in children(state, execution):
-        found.extend(descendants(state, child))
-        found.append(child)
-    return found
-
-
 def leaf_executions(state: InstanceState, scope: Execution) -> list[Execution]:
     """The executions carrying tokens at or below ``scope`` (at any depth)."""
     kids = children(state, scope)
