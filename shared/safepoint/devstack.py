@@ -123,6 +123,8 @@ class Stack:
         for index, spec in enumerate(self.services):
             env = {**os.environ, **self.env, "SAFEPOINT_HTTP_PORT": str(spec.port)}
             env.setdefault("SAFEPOINT_DATABASE_MIGRATE", "false")
+            # Their output is piped to this terminal: human-readable lines, not JSON.
+            env.setdefault("SAFEPOINT_LOG_FORMAT", "text")
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", spec.module],
                 env=env,

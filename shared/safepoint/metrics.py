@@ -6,10 +6,17 @@ completed and incidents opened are counted where the command committed them (the
 for HTTP and command-queue starts, the job-executor for what jobs complete), so sum
 them over the services. The job-executor adds its own job metrics
 (``safepoint_job_executor.metrics``).
+
+``safepoint_incidents_open`` is a gauge read from the database at scrape time
+(:class:`IncidentsOpen`); only the engine exports it (:func:`track_incidents_open`).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Final
 
 from prometheus_client import (
@@ -20,10 +27,14 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from safepoint.core.outcome import CommandOutcome
+
+logger = logging.getLogger(__name__)
 
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 """The content type of :func:`render` (Prometheus text format)."""
@@ -73,6 +84,93 @@ DISPATCHER_LAG: Final = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
+
+INCIDENTS_OPEN_NAME: Final = "safepoint_incidents_open"
+"""The gauge :class:`IncidentsOpen` exports."""
+
+INCIDENTS_OPEN_MAX_AGE: Final = 2.0
+"""Seconds a count of open incidents is reused before the database is asked again."""
+
+
+class IncidentsOpen(Collector):
+    """``safepoint_incidents_open``: incidents not resolved, counted at scrape time.
+
+    The count comes from ``count`` (a ``SELECT count(*)`` in the engine), at most once
+    per ``max_age`` seconds however often ``/metrics`` is scraped. When the count
+    fails (the database is down), the gauge is left out of the scrape and a warning
+    is logged.
+
+    Args:
+        count: returns the number of open incidents.
+        max_age: seconds a count is reused.
+        clock: monotonic seconds (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        count: Callable[[], int],
+        *,
+        max_age: float = INCIDENTS_OPEN_MAX_AGE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._count = count
+        self._max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: tuple[float, int] | None = None
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        """The gauge without a sample (registering does not query the database)."""
+        yield self._family()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """The gauge with the (cached) count; nothing when the count fails."""
+        value = self.value()
+        if value is None:
+            return
+        family = self._family()
+        family.add_metric([], value)
+        yield family
+
+    def value(self) -> int | None:
+        """The number of open incidents, at most ``max_age`` seconds old; ``None`` on error."""
+        with self._lock:
+            now = self._clock()
+            if self._cached is not None and now - self._cached[0] < self._max_age:
+                return self._cached[1]
+            try:
+                value = self._count()
+            except Exception as exc:  # a scrape must not fail because the database did
+                logger.warning("cannot count the open incidents: %s", exc)
+                return None
+            self._cached = (now, value)
+            return value
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(INCIDENTS_OPEN_NAME, "Incidents not resolved yet (database).")
+
+
+def track_incidents_open(
+    count: Callable[[], int], *, max_age: float = INCIDENTS_OPEN_MAX_AGE
+) -> IncidentsOpen:
+    """Export ``safepoint_incidents_open`` on :data:`REGISTRY`; undo with :func:`untrack`.
+
+    Args:
+        count: returns the number of open incidents (called from the scraping thread).
+        max_age: seconds a count is reused.
+    """
+    collector = IncidentsOpen(count, max_age=max_age)
+    REGISTRY.register(collector)
+    return collector
+
+
+def untrack(collector: Collector) -> None:
+    """Take ``collector`` off :data:`REGISTRY` (no-op if it is not there)."""
+    try:
+        REGISTRY.unregister(collector)
+    except KeyError:
+        pass
 
 
 def record_outcome(outcome: CommandOutcome) -> None:

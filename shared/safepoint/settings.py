@@ -25,6 +25,10 @@ DELEGATES_ENTRY_POINT_GROUP = "safepoint.delegates"
 LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 """The log levels a service accepts (``SAFEPOINT_LOG_LEVEL``)."""
 
+LogFormat = Literal["json", "text", "auto"]
+"""The log formats a service accepts (``SAFEPOINT_LOG_FORMAT``): ``auto`` is ``text`` on
+a terminal, else ``json`` (one object per line)."""
+
 _GROUP_CONFIG = ConfigDict(extra="forbid", frozen=True)
 
 

@@ -19,7 +19,9 @@ Spans, following the OpenTelemetry messaging semantic conventions:
 - a ``CONSUMER`` span per message processed (:func:`consumer_span`), a child of the
   producer span whose context the message carries;
 - inside it, a span per job execution (:func:`job_span`) with the ``bpmn.*`` and
-  ``safepoint.job.*`` attributes, exceptions recorded with error status.
+  ``safepoint.job.*`` attributes, exceptions recorded with error status;
+- a message correlated later keeps the trace of its request or command, and its span
+  gets a link (:func:`add_link`) to the trace of the instance it continues.
 
 :func:`current_headers` turns the current span into W3C headers, which the services
 hand to :func:`safepoint.embedded.use_trace_context`, so the context stored on a new
@@ -364,6 +366,36 @@ def job_span(
         f"execute job {activity_id}", attributes=attributes, record_exception=True
     ) as span:
         yield span
+
+
+def add_link(headers: Mapping[str, object], **attributes: str) -> bool:
+    """Link the current span to the span ``headers`` carry, when it is in another trace.
+
+    For work that continues something started in another trace (a message correlated
+    later to a waiting instance): the work keeps its own trace, and the link leads to
+    the other. No-op when tracing is off, no span is recording, ``headers`` carry no
+    valid context or one in the current span's own trace.
+
+    Args:
+        headers: W3C headers (``traceparent``, ``tracestate``) of the span to link to.
+        **attributes: the link's attributes.
+
+    Returns:
+        Whether a link was added.
+    """
+    if _tracing is None:
+        return False
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return False
+    context = _parent(headers)
+    if context is None:
+        return False
+    linked = trace.get_current_span(context).get_span_context()
+    if linked.trace_id == span.get_span_context().trace_id:
+        return False
+    span.add_link(linked, dict(attributes))
+    return True
 
 
 def mark_failed(span: Span | None, exc: BaseException | None = None, *, reason: str = "") -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import uvicorn
 
 from safepoint import tracing
+from safepoint.embedded import tracecontext
 from safepoint.errors import BrokerUnavailable
+from safepoint.logs import configure_logging
 from safepoint.messaging import ensure_reachable
 from safepoint_deployer.app import create_app
 from safepoint_deployer.settings import Settings
@@ -17,9 +18,7 @@ from safepoint_deployer.settings import Settings
 def main() -> None:
     """Read the settings once, then serve :func:`create_app` with uvicorn until stopped."""
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format, trace_context=tracecontext.current)
     if settings.publish_events:
         try:
             ensure_reachable(settings.amqp.url, name="safepoint-deployer-preflight")
@@ -33,6 +32,7 @@ def main() -> None:
             host=settings.http.host,
             port=settings.http.port,
             log_level=settings.log_level.lower(),
+            log_config=None,  # the lines go through configure_logging's handler
         )
     finally:
         tracing.shutdown()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import uvicorn
 
 from safepoint import tracing
+from safepoint.embedded import tracecontext
 from safepoint.errors import BrokerUnavailable
+from safepoint.logs import configure_logging
 from safepoint.messaging import ensure_reachable
 from safepoint_engine.app import create_app
 from safepoint_engine.settings import Settings
@@ -26,9 +27,7 @@ def check_broker(url: str) -> None:
 def main() -> None:
     """Read the settings once, then serve :func:`create_app` with uvicorn until stopped."""
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format, trace_context=tracecontext.current)
     if settings.messaging.enabled:
         check_broker(settings.amqp.url)
     tracing.configure("safepoint-engine")
@@ -38,6 +37,7 @@ def main() -> None:
             host=settings.http.host,
             port=settings.http.port,
             log_level=settings.log_level.lower(),
+            log_config=None,  # the lines go through configure_logging's handler
         )
     finally:
         tracing.shutdown()

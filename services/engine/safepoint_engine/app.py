@@ -31,6 +31,7 @@ from safepoint.errors import (
 from safepoint.registry import load_delegates
 from safepoint_engine.api import health, router
 from safepoint_engine.messaging_runtime import MessagingOptions, MessagingRuntime
+from safepoint_engine.observability import count_open_incidents
 from safepoint_engine.service import CommandFailed, EngineService, Unsupported
 from safepoint_engine.settings import Settings
 
@@ -184,6 +185,8 @@ def create_app(
                 engine.close()
             raise
         service = EngineService(engine, engine.store, clock)
+        store = engine.store
+        incidents_open = metrics.track_incidents_open(lambda: count_open_incidents(store))
         app.state.service = service
         app.state.messaging = runtime
         logger.info(
@@ -194,6 +197,7 @@ def create_app(
         try:
             yield
         finally:
+            metrics.untrack(incidents_open)
             if runtime is not None:
                 await runtime.stop()  # before the engine closes
             service.close()
@@ -224,8 +228,11 @@ def create_app(
 
 
 async def _metrics() -> Response:
-    """Prometheus text format: :mod:`safepoint.metrics` (and the process's own)."""
-    return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
+    """Prometheus text format: :mod:`safepoint.metrics` (and the process's own).
+
+    Rendered in a worker thread: ``safepoint_incidents_open`` may query the database.
+    """
+    return Response(await asyncio.to_thread(metrics.render), media_type=metrics.CONTENT_TYPE)
 
 
 async def _trace_context(

@@ -63,6 +63,7 @@ from safepoint.errors import (
     MessagingError,
     OptimisticLockError,
 )
+from safepoint.logs import log_context
 from safepoint.messaging import (
     ACK,
     REQUEUE,
@@ -75,6 +76,7 @@ from safepoint.messaging import (
     consume,
     reply,
 )
+from safepoint_engine.observability import link_to_waiting_instance
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractChannel
@@ -129,6 +131,7 @@ def execute_command(engine: Engine, command: Message) -> CommandResult:
                     "correlating a message by processInstanceId is not supported yet; "
                     "correlate by messageName and businessKey"
                 )
+            link_to_waiting_instance(engine.store, command.message_name, command.business_key)
             engine.correlate_message(
                 command.message_name, command.business_key, from_typed(command.variables)
             )
@@ -224,7 +227,8 @@ class CommandHandler:
         """Run the command of ``incoming``; answer it when it has ``reply_to``."""
         command = incoming.message
         try:
-            result = await self._run(command, incoming.trace_context)
+            with log_context(process_instance_id=getattr(command, "process_instance_id", None)):
+                result = await self._run(command, incoming.trace_context)
         except REFUSED as exc:
             return await self._refuse(incoming, exc)
         except OptimisticLockError as exc:

@@ -31,6 +31,7 @@ from safepoint.embedded.repository import DefinitionCache
 from safepoint.errors import BadUserRequest, NotFound, SafepointError
 from safepoint.model import Process
 from safepoint.persistence.store import Store
+from safepoint_engine.observability import link_to_waiting_instance
 from safepoint_engine.queries import (
     ExternalTaskQuery,
     HistoricActivityInstanceQuery,
@@ -274,6 +275,7 @@ class EngineService:
         Raises:
             BadUserRequest: no execution, or more than one, waits for it.
         """
+        link_to_waiting_instance(self._store, name, business_key)
         with _failures(f"Cannot correlate message {name!r}"):
             self._engine.correlate_message(name, business_key, variables)
 

@@ -11,6 +11,7 @@ from safepoint.settings import (
     DelegatesSettings,
     EngineSettings,
     HttpSettings,
+    LogFormat,
     LogLevel,
 )
 
@@ -47,7 +48,8 @@ class Settings(BaseSettings):
 
     Environment variables: ``SAFEPOINT_DATABASE_URL``, ``SAFEPOINT_DATABASE_POOL_SIZE``,
     ``SAFEPOINT_DATABASE_MIGRATE``, ``SAFEPOINT_AMQP_URL``, ``SAFEPOINT_HTTP_HOST``,
-    ``SAFEPOINT_HTTP_PORT``, ``SAFEPOINT_LOG_LEVEL``, ``SAFEPOINT_DELEGATES_MODULE``,
+    ``SAFEPOINT_HTTP_PORT``, ``SAFEPOINT_LOG_LEVEL``, ``SAFEPOINT_LOG_FORMAT``,
+    ``SAFEPOINT_DELEGATES_MODULE``,
     ``SAFEPOINT_ENGINE_DEFAULT_RETRIES``, ``SAFEPOINT_ENGINE_FAILED_JOB_RETRY_TIME_CYCLE``,
     ``SAFEPOINT_MESSAGING_ENABLED``, ``SAFEPOINT_MESSAGING_JOB_LEASE``,
     ``SAFEPOINT_MESSAGING_DISPATCH_INTERVAL``, ``SAFEPOINT_MESSAGING_COMMANDS_PREFETCH``.
@@ -65,6 +67,7 @@ class Settings(BaseSettings):
     amqp: AmqpSettings = Field(default_factory=AmqpSettings)
     http: EngineHttpSettings = Field(default_factory=EngineHttpSettings)
     log_level: LogLevel = "INFO"
+    log_format: LogFormat = "auto"
     delegates: DelegatesSettings = Field(default_factory=DelegatesSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     messaging: EngineMessagingSettings = Field(default_factory=EngineMessagingSettings)

@@ -33,8 +33,9 @@ from pydantic import ValidationError
 
 from safepoint import tracing
 from safepoint.core.context import EngineConfig
-from safepoint.embedded import Engine
+from safepoint.embedded import Engine, tracecontext
 from safepoint.errors import BrokerUnavailable, MessagingError, PersistenceError
+from safepoint.logs import configure_logging
 from safepoint.messaging import (
     Publisher,
     Topology,
@@ -82,18 +83,6 @@ def one_line(text: str) -> str:
 def node_name() -> str:
     """Who this process is, in job leases and in RabbitMQ: ``job-executor@host:pid``."""
     return f"job-executor@{socket.gethostname()}:{os.getpid()}"
-
-
-def configure_logging(level: str) -> None:
-    """Log to stderr at ``level`` (``SAFEPOINT_LOG_LEVEL``)."""
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s [%(threadName)s]: %(message)s",
-        stream=sys.stderr,
-    )
-    # aio-pika and aiormq log every reconnection attempt at INFO and DEBUG.
-    for name in ("aio_pika", "aiormq"):
-        logging.getLogger(name).setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 
 async def run(settings: JobExecutorSettings, *, topology: Topology | None = None) -> Stopped:
@@ -302,7 +291,7 @@ def main() -> NoReturn:
     except ValidationError as exc:
         sys.stderr.write(f"{PROGRAM}: invalid settings: {one_line(str(exc))}\n")
         sys.exit(EXIT_CANNOT_START)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, trace_context=tracecontext.current)
     tracing.configure(PROGRAM)
     try:
         stopped = asyncio.run(run(settings))

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aio_pika.abc import AbstractChannel
 
 from safepoint.contract import ExecuteJob
+from safepoint.logs import log_context
 from safepoint.messaging import (
     ACK,
     REQUEUE,
@@ -119,13 +120,15 @@ class JobConsumer:
         if not isinstance(message, ExecuteJob):  # the consumer accepts nothing else
             return DeadLetter(f"{incoming.message_type} is not a job message")
         loop = asyncio.get_running_loop()
-        # The worker thread runs under this task's context (the consumer span's).
-        context = contextvars.copy_context()
-        decision = await loop.run_in_executor(
-            self._pool,
-            functools.partial(context.run, self._run, message, incoming.delivery_count),
-        )
-        return await self._outcome(decision)
+        with log_context(process_instance_id=message.process_instance_id, job_id=message.job_id):
+            # The worker thread runs under this task's context (the consumer span's, and
+            # the job's ids for its log lines).
+            context = contextvars.copy_context()
+            decision = await loop.run_in_executor(
+                self._pool,
+                functools.partial(context.run, self._run, message, incoming.delivery_count),
+            )
+            return await self._outcome(decision)
 
     def _run(self, message: ExecuteJob, delivery_count: int) -> Decision:
         with self._busy_lock:

@@ -13,6 +13,7 @@ from safepoint.settings import (
     DelegatesSettings,
     EngineSettings,
     HttpSettings,
+    LogFormat,
     LogLevel,
 )
 
@@ -62,7 +63,8 @@ class JobExecutorSettings(BaseSettings):
 
     Environment variables: ``SAFEPOINT_DATABASE_URL``, ``SAFEPOINT_DATABASE_POOL_SIZE``,
     ``SAFEPOINT_DATABASE_MIGRATE``, ``SAFEPOINT_AMQP_URL``, ``SAFEPOINT_HTTP_HOST``,
-    ``SAFEPOINT_HTTP_PORT``, ``SAFEPOINT_LOG_LEVEL``, ``SAFEPOINT_DELEGATES_MODULE``,
+    ``SAFEPOINT_HTTP_PORT``, ``SAFEPOINT_LOG_LEVEL``, ``SAFEPOINT_LOG_FORMAT``,
+    ``SAFEPOINT_DELEGATES_MODULE``,
     ``SAFEPOINT_ENGINE_DEFAULT_RETRIES``, ``SAFEPOINT_ENGINE_FAILED_JOB_RETRY_TIME_CYCLE``,
     ``SAFEPOINT_EXECUTOR_CONCURRENCY``, ``SAFEPOINT_EXECUTOR_JOB_LEASE_SECONDS``,
     ``SAFEPOINT_EXECUTOR_SHUTDOWN_GRACE_SECONDS``.
@@ -82,6 +84,7 @@ class JobExecutorSettings(BaseSettings):
     amqp: AmqpSettings = Field(default_factory=AmqpSettings)
     http: JobExecutorHttpSettings = Field(default_factory=JobExecutorHttpSettings)
     log_level: LogLevel = "INFO"
+    log_format: LogFormat = "auto"
     delegates: DelegatesSettings = Field(default_factory=DelegatesSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
