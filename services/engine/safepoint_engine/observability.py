@@ -3,8 +3,8 @@
 - :func:`count_open_incidents`: the ``safepoint_incidents_open`` gauge's count;
 - :func:`link_to_waiting_instance`: a message correlated later (a new HTTP request or
   command message) keeps its own trace; its span gets a link to the trace of the
-  instance it continues, taken from the trace context stored on that instance's
-  latest job or external task.
+  instance it continues: the trace of the command that started the instance, stored
+  on its row.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import logging
 import sqlalchemy as sa
 
 from safepoint import tracing
-from safepoint.core.entities import ExternalTask, Job
 from safepoint.persistence import tables
 from safepoint.persistence.store import Store
 
@@ -36,8 +35,9 @@ def link_to_waiting_instance(store: Store, message_name: str, business_key: str 
 
     Does nothing when tracing is off, when no single execution waits for the message
     (the correlation then fails anyway), or when the instance keeps no trace context
-    (no job or external task is pending). A failed lookup is logged, never raised: the
-    correlation itself must not fail because of it.
+    (started before it was stored). The link goes to the trace of the command that
+    started the instance. A failed lookup is logged, never raised: the correlation
+    itself must not fail because of it.
 
     Args:
         store: the engine's store.
@@ -52,21 +52,16 @@ def link_to_waiting_instance(store: Store, message_name: str, business_key: str 
             if len(waiting) != 1:
                 return
             instance_id = waiting[0].process_instance_id
-            pending: list[Job | ExternalTask] = [
-                *uow.jobs(process_instance_id=instance_id),
-                *uow.external_tasks(process_instance_id=instance_id),
-            ]
+            instance = uow.process_instance(instance_id)
     except Exception as exc:  # only the link is lost
         logger.warning(
             "cannot look up the trace of the instance waiting for %s: %s", message_name, exc
         )
         return
-    contexts = [entity for entity in pending if entity.trace_context]
-    if not contexts:
+    if instance is None or not instance.trace_context:
         return
-    latest = max(contexts, key=lambda entity: entity.created_at)
     tracing.add_link(
-        latest.trace_context,
+        instance.trace_context,
         **{
             tracing.PROCESS_INSTANCE_ID: instance_id,
             "safepoint.link.reason": "message correlation",

@@ -34,6 +34,8 @@ class ProcessInstance:
     ``revision`` is the optimistic-locking version: every command that changes the
     instance writes ``revision + 1`` where the stored revision is still ``revision``.
     ``next_ordinal`` numbers the instance's history entries so they sort in order.
+    ``trace_context`` is the W3C trace context of the command that started it: a later
+    command on the instance (a correlated message) links its own trace to it.
     """
 
     id: str
@@ -46,6 +48,7 @@ class ProcessInstance:
     delete_reason: str | None = None
     revision: int = 0
     next_ordinal: int = 0
+    trace_context: dict[str, str] = field(default_factory=dict)
 
     @property
     def ended(self) -> bool:

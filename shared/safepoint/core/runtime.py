@@ -84,6 +84,7 @@ def start_process_instance(
     )
     ctx.state.executions[root.id] = root
     ctx.state.variables[ctx.state.id] = dict(variables or {})
+    ctx.state.instance.trace_context = dict(ctx.trace_context)
     ctx.schedule(AtomicOperation.PROCESS_START, root)
     run(ctx)
 

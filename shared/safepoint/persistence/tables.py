@@ -87,6 +87,7 @@ process_instances = Table(
     Column("delete_reason", Text),
     Column("revision", Integer, nullable=False),
     Column("next_ordinal", Integer, nullable=False),
+    Column("trace_context", JsonDict, nullable=False, server_default="{}"),
     PrimaryKeyConstraint("id", name="pk_process_instances"),
     Index("ix_process_instances_business_key", "business_key"),
     Index("ix_process_instances_process_definition_key", "process_definition_key"),

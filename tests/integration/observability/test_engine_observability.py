@@ -150,3 +150,43 @@ def test_no_link_when_tracing_is_off(database_url: str, clock: ManualClock) -> N
             )
     assert isinstance(span, ReadableSpan)
     assert span.links == ()
+
+
+WAITS_FOR_PAYMENT = definitions(
+    process(
+        "invoice_payment",
+        element("startEvent", "start"),
+        flow("start", "wait"),
+        element("receiveTask", "wait", messageRef="msg_PaymentReceived"),
+        flow("wait", "end"),
+        element("endEvent", "end"),
+    ),
+    messages=["PaymentReceived"],
+)
+
+
+def test_a_correlation_links_to_an_instance_that_only_waits_for_the_message(
+    database_url: str, clock: ManualClock, spans: InMemorySpanExporter
+) -> None:
+    """No job or external task is pending: the link comes from the instance's own row."""
+    with Engine(database_url, clock=clock) as engine:
+        engine.deploy("payments", {"payment.bpmn": WAITS_FOR_PAYMENT})
+        with use_trace_context({"traceparent": INSTANCE_TRACEPARENT}):
+            instance = engine.start_process_instance_by_key(
+                "invoice_payment", business_key="ORDER-3"
+            )
+        assert engine.jobs(instance.id) == []
+        assert engine.external_tasks(process_instance_id=instance.id) == []
+    settings = Settings(database=DatabaseSettings(url=database_url))
+    app = create_app(settings, delegates={}, clock=clock, messaging=False)
+    with TestClient(app) as client:
+        response = client.post(
+            f"{REST}/message", json={"messageName": "PaymentReceived", "businessKey": "ORDER-3"}
+        )
+    assert response.status_code == 204, response.text
+    [server] = [
+        span
+        for span in spans.get_finished_spans()
+        if span.kind is trace.SpanKind.SERVER and span.name.startswith("POST")
+    ]
+    assert links_to_instance(server) == [instance.id]

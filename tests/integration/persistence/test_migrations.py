@@ -7,6 +7,9 @@ from safepoint.persistence.engine import is_in_memory_sqlite
 from safepoint.persistence.store import Store
 from safepoint.persistence.tables import metadata
 
+HEAD = "0002"
+"""The newest migration."""
+
 
 def test_migrating_an_empty_database_creates_exactly_the_tables(database_url: str) -> None:
     store = Store(database_url)
@@ -17,7 +20,7 @@ def test_migrating_an_empty_database_creates_exactly_the_tables(database_url: st
                 connection, opts={"compare_type": True, "compare_server_default": True}
             )
             assert compare_metadata(context, metadata) == []
-            assert context.get_current_revision() == "0001"
+            assert context.get_current_revision() == HEAD
             assert set(inspect(connection).get_table_names()) == set(metadata.tables) | {
                 "alembic_version"
             }
@@ -29,7 +32,7 @@ def test_migrating_twice_changes_nothing(store: Store) -> None:
     store.migrate()
 
     with store.engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0001"
+        assert MigrationContext.configure(connection).get_current_revision() == HEAD
 
 
 def test_upgrade_by_url_finds_the_scripts_inside_the_package(database_url: str) -> None:
@@ -42,4 +45,25 @@ def test_upgrade_by_url_finds_the_scripts_inside_the_package(database_url: str) 
     finally:
         store.dispose()
     # An in-memory SQLite database lives only as long as the engine that made it.
-    assert revision == (None if is_in_memory_sqlite(make_url(database_url)) else "0001")
+    assert revision == (None if is_in_memory_sqlite(make_url(database_url)) else HEAD)
+
+
+def test_upgrading_a_0001_database_keeps_its_instances(database_url: str) -> None:
+    """An instance stored before 0002 gets an empty trace context and still loads."""
+    migrate.upgrade(database_url, revision="0001")
+    store = Store(database_url)
+    try:
+        with store.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO process_instances (id, process_definition_id, "
+                "process_definition_key, business_key, started_at, state, revision, "
+                "next_ordinal) VALUES ('pi-1', 'p:1:d', 'p', NULL, "
+                "'2026-01-01 10:00:00.000000+00:00', 'ACTIVE', 0, 0)"
+            )
+        store.migrate()
+        with store.unit_of_work() as uow:
+            instance = uow.process_instance("pi-1")
+        assert instance is not None
+        assert instance.trace_context == {}
+    finally:
+        store.dispose()
