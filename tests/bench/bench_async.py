@@ -45,6 +45,8 @@ class ChainRun:
     executors: int
     waiting: int = 0
     waiting_model: bytes | None = None
+    otlp_endpoint: str | None = None
+    """When set, the services trace, exporting over OTLP/HTTP there; otherwise tracing is off."""
 
 
 def _services(executors: int) -> list[ServiceSpec]:
@@ -56,8 +58,19 @@ def _services(executors: int) -> list[ServiceSpec]:
     return services
 
 
-def _env(database_url: str, amqp_url: str, times_dir: Path) -> dict[str, str]:
+def _env(
+    database_url: str, amqp_url: str, times_dir: Path, otlp_endpoint: str | None = None
+) -> dict[str, str]:
     paths = [str(BENCH_DIR), os.environ.get("PYTHONPATH", "")]
+    tracing = (
+        {
+            "OTEL_SDK_DISABLED": "false",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        }
+        if otlp_endpoint
+        else {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}
+    )
     return {
         "SAFEPOINT_DATABASE_URL": database_url,
         "SAFEPOINT_DATABASE_MIGRATE": "false",
@@ -67,7 +80,7 @@ def _env(database_url: str, amqp_url: str, times_dir: Path) -> dict[str, str]:
         "SAFEPOINT_LOG_LEVEL": "WARNING",
         "SAFEPOINT_EXECUTOR_CONCURRENCY": str(CONCURRENCY),
         "SAFEPOINT_BENCH_TIMES_DIR": str(times_dir),
-        "OTEL_SDK_DISABLED": "true",
+        **tracing,
         "PYTHONPATH": os.pathsep.join(p for p in paths if p),
     }
 
@@ -141,7 +154,7 @@ def run_chain(run: ChainRun, *, log_dir: Path, timeout: float = 600.0) -> dict[s
         times_dir = Path(scratch)
         _prepare(database_url, run)
         stack = Stack(
-            _env(database_url, amqp_url, times_dir),
+            _env(database_url, amqp_url, times_dir, run.otlp_endpoint),
             services=_services(run.executors),
             log_dir=log_dir,
             echo=False,

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         for branches in (10, 50) if args.quick else (10, 50, 200):
             run = ChainRun(
-                async_fork("fork", branches), "fork", branches, max(10, 2_000 // branches), 2
+                async_fork("forks", branches), "forks", branches, max(10, 2_000 // branches), 2
             )
             results["growth"][f"fork {branches}"] = _repeat(
                 f"growth, fork of {branches}",
