@@ -34,6 +34,7 @@ import logging
 import os
 from collections.abc import Coroutine, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -42,6 +43,8 @@ from opentelemetry import trace
 from opentelemetry.propagate import extract, inject
 from opentelemetry.trace import Span as Span
 from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from safepoint.core.entities import HistoricActivityInstance
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -215,6 +218,17 @@ def instrument_app(app: Any) -> None:
     )
 
 
+ACTIVITY_TYPE = "bpmn.activity_type"
+ACTIVITY_INSTANCE_ID = "bpmn.activity_instance_id"
+ACTIVITY_WAITING = "safepoint.activity.waiting"
+ACTIVITY_CANCELED = "safepoint.activity.canceled"
+
+_activity_spans: ContextVar[dict[str, Span] | None] = ContextVar(
+    "safepoint_activity_spans", default=None
+)
+"""The open activity spans of the job running in this context (``None`` outside one)."""
+
+
 def _tracer() -> trace.Tracer:
     return trace.get_tracer(INSTRUMENTATION_NAME)
 
@@ -365,7 +379,47 @@ def job_span(
     with _tracer().start_as_current_span(
         f"execute job {activity_id}", attributes=attributes, record_exception=True
     ) as span:
-        yield span
+        activities: dict[str, Span] = {}
+        token = _activity_spans.set(activities)
+        try:
+            yield span
+        finally:
+            _activity_spans.reset(token)
+            for waiting in activities.values():  # entered, not ended: a wait state
+                waiting.set_attribute(ACTIVITY_WAITING, True)
+                waiting.end()
+
+
+def activity_listener(event: str, instance: HistoricActivityInstance) -> None:
+    """The engine's activity listener: a span per activity executed within a job.
+
+    Each activity instance that starts inside :func:`job_span` gets a child span of
+    the job's, ended when the activity ends; one still running when the job ends (a
+    user task, a receive task, a join waiting for its other tokens) is ended then,
+    marked ``safepoint.activity.waiting``. Outside a job span, and with tracing off,
+    it does nothing.
+    """
+    if _tracing is None:
+        return
+    spans = _activity_spans.get()
+    if spans is None:
+        return
+    if event == "start":
+        spans[instance.id] = _tracer().start_span(
+            f"activity {instance.activity_id}",
+            attributes={
+                ACTIVITY_ID: instance.activity_id,
+                ACTIVITY_TYPE: instance.activity_type,
+                PROCESS_INSTANCE_ID: instance.process_instance_id,
+                ACTIVITY_INSTANCE_ID: instance.id,
+            },
+        )
+        return
+    span = spans.pop(instance.id, None)
+    if span is not None:
+        if instance.canceled:
+            span.set_attribute(ACTIVITY_CANCELED, True)
+        span.end()
 
 
 def add_link(headers: Mapping[str, object], **attributes: str) -> bool:

@@ -370,6 +370,15 @@ def test_one_trace_spans_every_hop_of_an_instance(
     # The retry was published by the engine's dispatcher, from the row's stored context.
     retry_producer = by_id[by_id[retried.parent_span_id].parent_span_id]
     assert retry_producer.service == ENGINE and retry_producer.kind == PRODUCER
+    # A span per activity executed, inside the span of the job that ran it.
+    activities = [s for s in spans if s.name.startswith("activity ")]
+    assert activities, summary
+    for activity in activities:
+        parent = by_id[activity.parent_span_id]
+        assert parent.name.startswith("execute job"), (activity, summary)
+        assert activity.attributes["bpmn.process_instance_id"] == instance_id
+    executed = {a.attributes["bpmn.activity_id"] for a in activities}
+    assert {"prepare", "charge"} <= executed, summary
     # A job created during a run is published as a child of that run's span.
     executor_publishes = [
         s

@@ -202,6 +202,8 @@ async def _start(
             node_name=node,
             # One connection per worker thread, so that no job waits for the pool.
             pool_size=max(settings.database.pool_size, settings.executor.concurrency),
+            # A span per activity executed inside each job's span (tracing on only).
+            activity_listener=tracing.activity_listener,
         )
     except (PersistenceError, sa.exc.ArgumentError) as exc:
         raise StartupError(

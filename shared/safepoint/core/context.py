@@ -8,10 +8,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from safepoint.core.deployments import ProcessDefinition
-from safepoint.core.entities import Execution
+from safepoint.core.entities import Execution, HistoricActivityInstance
 from safepoint.core.operations import AtomicOperation
 from safepoint.core.state import InstanceState
 from safepoint.model import Process
+
+ActivityListener = Callable[[str, "HistoricActivityInstance"], None]
+"""Told ``("start" | "end", activity instance)`` as each activity instance starts or ends.
+
+The hook observers (tracing, metrics) attach to; the core itself does nothing with it.
+"""
 
 DelegateRegistry = Mapping[str, object]
 """Names → delegates: callables taking an execution, or objects with ``execute``/``notify``."""
@@ -58,6 +64,7 @@ class CommandContext:
     agenda: deque[AgendaItem] = field(default_factory=deque)
     redirects: dict[str, str] = field(default_factory=dict)
     current_activity_id: str | None = None
+    activity_listener: ActivityListener | None = None
 
     def schedule(
         self,

@@ -33,6 +33,8 @@ def start_activity_instance(ctx: CommandContext, execution: Execution, node: Flo
     )
     ctx.state.activity_instances[instance.id] = instance
     execution.activity_instance_id = instance.id
+    if ctx.activity_listener is not None:
+        ctx.activity_listener("start", instance)
     return instance.id
 
 
@@ -46,6 +48,8 @@ def end_activity_instance(
     if instance is not None and instance.ended_at is None:
         instance.ended_at = ctx.now
         instance.canceled = canceled
+        if ctx.activity_listener is not None:
+            ctx.activity_listener("end", instance)
 
 
 def link_task(ctx: CommandContext, activity_instance_id: str | None, task_id: str) -> None:

@@ -20,7 +20,12 @@ from types import TracebackType
 
 from safepoint.core import runtime
 from safepoint.core.activity_tree import ActivityInstance, activity_instance_tree
-from safepoint.core.context import CommandContext, DelegateRegistry, EngineConfig
+from safepoint.core.context import (
+    ActivityListener,
+    CommandContext,
+    DelegateRegistry,
+    EngineConfig,
+)
 from safepoint.core.deployments import Deployment, ProcessDefinition
 from safepoint.core.entities import (
     EventSubscription,
@@ -73,6 +78,8 @@ class Engine:
             lost or its executor died. ``None`` (embedded use): no leases.
         node_name: who holds the leases this engine takes.
         pool_size: database connections kept open (one per concurrent command).
+        activity_listener: told of every activity instance that starts or ends while a
+            command runs (before its commit): for tracing or metrics, never for state.
     """
 
     def __init__(
@@ -88,6 +95,7 @@ class Engine:
         job_lease: timedelta | None = None,
         node_name: str = "embedded",
         pool_size: int = 5,
+        activity_listener: ActivityListener | None = None,
     ) -> None:
         """Open the database (and migrate it unless told not to)."""
         self._store = Store(database_url, pool_size=pool_size)
@@ -100,6 +108,7 @@ class Engine:
         self._definitions = DefinitionCache()
         self._on_commit = on_commit
         self._job_lease = job_lease
+        self._activity_listener = activity_listener
         self.node_name = node_name
 
     def close(self) -> None:
@@ -178,6 +187,7 @@ class Engine:
             new_id=self._new_id,
             config=self.config,
             trace_context=current_or_new(inherited_trace),
+            activity_listener=self._activity_listener,
         )
 
     def _load(self, uow: UnitOfWork, process_instance_id: str, *, lock: bool) -> InstanceState:
