@@ -6,10 +6,9 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI, Request
@@ -19,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 import safepoint_engine
 from safepoint import metrics, tracing
 from safepoint.core.context import EngineConfig
-from safepoint.embedded import CommandOutcome, Engine, use_trace_context, utc_now
+from safepoint.embedded import CommandOutcome, Engine, utc_now
 from safepoint.errors import (
     BadUserRequest,
     BpmnParseError,
@@ -29,6 +28,7 @@ from safepoint.errors import (
     SafepointError,
 )
 from safepoint.registry import load_delegates
+from safepoint.rest import ErrorMapping, error_mapping, trace_context, validation_error
 from safepoint_engine.api import health, router
 from safepoint_engine.messaging_runtime import MessagingOptions, MessagingRuntime
 from safepoint_engine.observability import count_open_incidents
@@ -36,15 +36,6 @@ from safepoint_engine.service import CommandFailed, EngineService, Unsupported
 from safepoint_engine.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorMapping:
-    """How one kind of error is answered: its HTTP status and Camunda's ``type`` name."""
-
-    error: type[Exception]
-    status: int
-    type: str
 
 
 ERRORS: tuple[ErrorMapping, ...] = (
@@ -60,33 +51,13 @@ ERRORS: tuple[ErrorMapping, ...] = (
 """Every error the API answers, most specific first: the first ``isinstance`` match wins."""
 
 
-def error_mapping(exc: Exception) -> ErrorMapping:
-    """The row of :data:`ERRORS` for ``exc`` (500 for anything unknown)."""
-    for mapping in ERRORS:
-        if isinstance(exc, mapping.error):
-            return mapping
-    return ErrorMapping(Exception, 500, type(exc).__name__)
-
-
 async def _safepoint_error(request: Request, exc: Exception) -> JSONResponse:
-    mapping = error_mapping(exc)
+    mapping = error_mapping(ERRORS, exc)
     if isinstance(exc, CommandFailed):  # user code failed; a job keeps its own stack trace
         logger.warning("%s %s failed: %s", request.method, request.url.path, exc)
     elif mapping.status >= 500:
         logger.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
     return JSONResponse({"type": mapping.type, "message": str(exc)}, status_code=mapping.status)
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        problems.append(f"{where}: {message}" if where else message)
-    return JSONResponse(
-        {"type": "InvalidRequestException", "message": "; ".join(problems)}, status_code=400
-    )
 
 
 def open_engine(
@@ -220,10 +191,10 @@ def create_app(
         include_in_schema=False,
     )
     app.include_router(router)
-    app.middleware("http")(_trace_context)
+    app.middleware("http")(trace_context)
     tracing.instrument_app(app)
     app.add_exception_handler(SafepointError, _safepoint_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     return app
 
 
@@ -233,14 +204,3 @@ async def _metrics() -> Response:
     Rendered in a worker thread: ``safepoint_incidents_open`` may query the database.
     """
     return Response(await asyncio.to_thread(metrics.render), media_type=metrics.CONTENT_TYPE)
-
-
-async def _trace_context(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Run the request under its server span's context (traced), else the one it carries.
-
-    Jobs the request creates store this context, so their spans join the request's trace.
-    """
-    with use_trace_context(tracing.current_headers() or dict(request.headers)):
-        return await call_next(request)
