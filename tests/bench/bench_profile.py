@@ -2,7 +2,7 @@
 
 On a fresh PostgreSQL database, instances of the 20-task async chain are started, then
 their jobs are run one by one exactly as a job-executor does per message
-(``Engine.job`` to check the row, then ``Engine.execute_job``), with the outbox relay
+(``Engine.execute_job`` with what the job message says), with the outbox relay
 replaced by nothing. Reported per safe point: wall time, the SQL statements (counted
 by a ``before_cursor_execute`` listener, by kind, with their driver time) and the top
 functions of a cProfile run grouped by layer (SQLAlchemy, psycopg, pydantic/JSON,
@@ -92,8 +92,13 @@ def _run_jobs(engine: Engine, limit: int) -> int:
         if not jobs:
             break
         for job in jobs[: limit - ran]:
-            engine.job(job.id)  # the executor reads the row first (retries, due date)
-            engine.execute_job(job.id)
+            # What a job message tells the executor, and its check of retries and due date
+            engine.execute_job(
+                job.id,
+                process_instance_id=job.process_instance_id,
+                exclusive=job.exclusive,
+                runnable_at=job.created_at,
+            )
             ran += 1
     return ran
 

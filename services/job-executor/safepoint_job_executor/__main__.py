@@ -187,6 +187,7 @@ async def _start(
 
     database_url = settings.database.url
     shown_url = sa.make_url(database_url).render_as_string(hide_password=True)
+    relay = OutboxRelay(publisher, loop, topology=topology)
     try:
         engine = await asyncio.to_thread(
             Engine,
@@ -197,7 +198,7 @@ async def _start(
                 failed_job_retry_time_cycle=settings.engine.failed_job_retry_time_cycle,
             ),
             migrate=settings.database.migrate,
-            on_commit=OutboxRelay(publisher, loop, topology=topology),
+            on_commit=relay,
             job_lease=settings.executor.job_lease,
             node_name=node,
             # One connection per worker thread, so that no job waits for the pool.
@@ -229,6 +230,7 @@ async def _start(
         JobExecution(engine, metrics),
         concurrency=settings.executor.concurrency,
         topology=topology,
+        relay=relay,
     )
     stack.callback(consumer.close)
     try:

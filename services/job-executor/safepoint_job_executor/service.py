@@ -2,7 +2,8 @@
 
 A job message only names a job row; the row, in the database, decides. For each
 message :meth:`JobExecution.execute` reads the row, runs the job with the engine core
-(:meth:`safepoint.Engine.execute_job`: lock the process instance for an exclusive job,
+(:meth:`safepoint.Engine.execute_job`: in one transaction, read the row with its process
+instance, locked for an exclusive job, check its retries and due date, run it,
 continue to the next safe points, commit, publish the new jobs through the outbox
 relay) and returns a :class:`Decision` for the message:
 
@@ -52,7 +53,7 @@ from typing import Final
 from safepoint import tracing
 from safepoint.contract import ExecuteJob
 from safepoint.core.entities import Job
-from safepoint.embedded import Engine, use_trace_context, utc_now
+from safepoint.embedded import Engine, JobSkip, use_trace_context, utc_now
 from safepoint.errors import NotFound, OptimisticLockError, PersistenceError
 from safepoint.persistence.store import Store
 from safepoint_job_executor.metrics import JobMetrics
@@ -200,31 +201,27 @@ class JobExecution:
         self, message: ExecuteJob, delivery_count: int, span: tracing.Span | None = None
     ) -> Decision:
         job_id = message.job_id
+        started = self._clock()
         try:
-            job = self._engine.job(job_id)
-        except NotFound:
-            return self._drop(message, "gone", "its row is gone (a duplicate)")
-        except PersistenceError as exc:
-            return self._database_unavailable(job_id, message.activity_id, exc, delivery_count)
-        if job.retries <= 0:
-            return self._drop(
-                message, "exhausted", "it has no retries left (a stale copy; its incident is open)"
-            )
-        if job.due_at is not None and job.due_at > self._clock() + DUE_TOLERANCE:
-            return self._drop(
-                message, "not_due", f"it is not due before {job.due_at.isoformat()} (early copy)"
-            )
-        committed = max(job.created_at, job.due_at or job.created_at)
-        self._metrics.hop_latency.observe(max((self._clock() - committed).total_seconds(), 0.0))
-        try:
-            # The jobs this run creates are children of its span (when tracing is on).
+            # One transaction reads the row with its instance (locked when exclusive),
+            # checks retries and due date, runs the job and commits. The jobs this run
+            # creates are children of its span (when tracing is on).
             with use_trace_context(tracing.current_headers()):
-                self._engine.execute_job(job_id)
+                run = self._engine.execute_job(
+                    job_id,
+                    process_instance_id=message.process_instance_id,
+                    exclusive=message.exclusive,
+                    runnable_at=started + DUE_TOLERANCE,
+                    on_start=self._hop_latency,
+                )
         except NotFound as exc:
-            if exc.entity == "job" and exc.entity_id == job_id:
-                return self._drop(message, "gone", "another run deleted its row (a duplicate)")
+            if (exc.entity, exc.entity_id) in (
+                ("job", job_id),
+                ("process instance", message.process_instance_id),
+            ):
+                return self._drop(message, "gone", "its row is gone (a duplicate)")
             tracing.mark_failed(span, exc)
-            return self._failed(job, exc, delivery_count)
+            return self._failed(message, exc, delivery_count)
         except OptimisticLockError as exc:
             tracing.mark_failed(span, exc)
             self._metrics.optimistic_lock_conflicts.inc()
@@ -232,17 +229,34 @@ class JobExecution:
                 "job %s at %s lost to a concurrent change (%s); no retry used, "
                 "the dispatcher republishes it",
                 job_id,
-                job.activity_id,
+                message.activity_id,
                 exc,
             )
             return ACK
+        except PersistenceError as exc:
+            # Whether it ran is unknown until the database answers: the row decides then.
+            tracing.mark_failed(span, exc)
+            return self._database_unavailable(job_id, message.activity_id, exc, delivery_count)
         except Exception as exc:  # the engine recorded it on the row; the row decides
             tracing.mark_failed(span, exc)
-            return self._failed(job, exc, delivery_count)
+            return self._failed(message, exc, delivery_count)
+        job = run.job
+        if run.skipped is JobSkip.EXHAUSTED:
+            return self._drop(
+                message, "exhausted", "it has no retries left (a stale copy; its incident is open)"
+            )
+        if run.skipped is JobSkip.NOT_DUE:
+            due = job.due_at.isoformat() if job.due_at is not None else "later"
+            return self._drop(message, "not_due", f"it is not due before {due} (early copy)")
         self._metrics.executed.inc()
         self._metrics.run(job.process_definition_key, job.activity_id, "executed")
         logger.debug("job %s at %s executed", job_id, job.activity_id)
         return ACK
+
+    def _hop_latency(self, job: Job) -> None:
+        """Observe the time from the job's commit (or due date) to the start of its run."""
+        committed = max(job.created_at, job.due_at or job.created_at)
+        self._metrics.hop_latency.observe(max((self._clock() - committed).total_seconds(), 0.0))
 
     def _drop(self, message: ExecuteJob, reason: str, why: str) -> Decision:
         self._metrics.duplicates_dropped.labels(reason=reason).inc()
@@ -264,17 +278,17 @@ class JobExecution:
         )
         return Decision(Settle.REQUEUE, delay=delay)
 
-    def _failed(self, job: Job, exc: Exception, delivery_count: int) -> Decision:
+    def _failed(self, message: ExecuteJob, exc: Exception, delivery_count: int) -> Decision:
         """The job failed and the engine recorded it: the row says what comes next."""
         self._metrics.failed.inc()
-        self._metrics.run(job.process_definition_key, job.activity_id, "failed")
+        self._metrics.run(message.process_definition_key, message.activity_id, "failed")
         try:
-            row = self._engine.job(job.id)
+            row = self._engine.job(message.job_id)
         except NotFound:
             logger.warning(
                 "job %s at %s failed (%s: %s) and its row is gone meanwhile",
-                job.id,
-                job.activity_id,
+                message.job_id,
+                message.activity_id,
                 exception_type(exc),
                 exc,
             )
@@ -282,19 +296,21 @@ class JobExecution:
         except PersistenceError as error:
             # Whether the failure was recorded is unknown: run it again when the
             # database answers; the row then decides (retries, due date).
-            return self._database_unavailable(job.id, job.activity_id, error, delivery_count)
+            return self._database_unavailable(
+                message.job_id, message.activity_id, error, delivery_count
+            )
         if row.retries > 0:
             due = f", due {row.due_at.isoformat()}" if row.due_at is not None else ""
             logger.warning(
                 "job %s at %s failed (%d retries left%s): %s: %s",
-                job.id,
-                job.activity_id,
+                message.job_id,
+                message.activity_id,
                 row.retries,
                 due,
                 exception_type(exc),
                 exc,
             )
-            self._metrics.run(job.process_definition_key, job.activity_id, "retried")
+            self._metrics.run(message.process_definition_key, message.activity_id, "retried")
             return ACK
         return self._dead_letter(row, exc)
 

@@ -11,10 +11,12 @@ failure, retries, due date and incident in a new transaction).
 
 from __future__ import annotations
 
+import enum
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 
@@ -52,6 +54,31 @@ logger = logging.getLogger(__name__)
 
 FAILURE_RECORD_ATTEMPTS = 3
 """How often recording a job failure is tried when it meets a concurrent change."""
+
+
+class JobSkip(enum.StrEnum):
+    """Why :meth:`Engine.execute_job` did not run a job it was asked to run."""
+
+    EXHAUSTED = "exhausted"
+    """It has no retries left: its ``failedJob`` incident is open."""
+    NOT_DUE = "not_due"
+    """It is due later (a failed job waiting out its retry delay)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    """What :meth:`Engine.execute_job` did: the job as read, and why it was skipped, if so."""
+
+    job: Job
+    skipped: JobSkip | None = None
+
+
+def _not_runnable(job: Job, runnable_at: datetime) -> JobSkip | None:
+    if job.retries <= 0:
+        return JobSkip.EXHAUSTED
+    if job.due_at is not None and job.due_at > runnable_at:
+        return JobSkip.NOT_DUE
+    return None
 
 
 class Engine:
@@ -489,27 +516,71 @@ class Engine:
             raise NotFound("job", job_id)
         return found
 
-    def execute_job(self, job_id: str) -> None:
-        """Run one job, exactly as the job executor does; exclusiveness and retries are ignored.
+    def execute_job(
+        self,
+        job_id: str,
+        *,
+        process_instance_id: str | None = None,
+        exclusive: bool | None = None,
+        runnable_at: datetime | None = None,
+        on_start: Callable[[Job], None] | None = None,
+    ) -> JobRun:
+        """Run one job, exactly as the job executor does.
 
         On failure the work is rolled back, then in a new transaction the exception is
         stored, retries drop (not for an optimistic locking conflict), the due date
         moves by the retry cycle, and at 0 retries a ``failedJob`` incident opens.
         The exception is raised again afterwards.
+
+        Args:
+            job_id: the job to run.
+            process_instance_id: its process instance, when known (a job message says):
+                the job is then read with its instance, in one statement less.
+            exclusive: whether the job is exclusive, when known (it never changes): an
+                exclusive job locks its process instance row before it is read.
+            runnable_at: check, in the same transaction, that the job still has
+                retries and is due by then; if not, it is not run and the result says
+                why (a job executor's stale or early copy of a job message). Without
+                it, retries and due date are ignored.
+            on_start: called with the job as read, right before it runs (for metrics,
+                such as the time since the job was created or became due).
+
+        Returns:
+            The job as it was read, and why it was skipped, if it was.
+
+        Raises:
+            NotFound: the job (or its process instance) is gone.
         """
         ctx: CommandContext | None = None
-        process_instance_id: str | None = None
         try:
             with self._transaction() as (uow, outcomes):
-                job = uow.job(job_id)
-                if job is None:
+                if process_instance_id is None or exclusive is None:
+                    found = uow.job(job_id)
+                    if found is None:
+                        raise NotFound("job", job_id)
+                    process_instance_id = found.process_instance_id
+                    exclusive = found.exclusive
+                loaded = uow.load_instance(process_instance_id, lock=exclusive)
+                if loaded is None or job_id not in loaded.jobs:
                     raise NotFound("job", job_id)
-                process_instance_id = job.process_instance_id
-                state = self._load(uow, process_instance_id, lock=job.exclusive)
+                state = loaded
+                job = state.jobs[job_id]
+                if job.exclusive and not exclusive:  # told wrong: lock, then read again
+                    state = self._load(uow, process_instance_id, lock=True)
+                    if job_id not in state.jobs:
+                        raise NotFound("job", job_id)
+                    job = state.jobs[job_id]
+                job = replace(job)  # as read: the run changes or deletes the state's copy
+                skipped = None if runnable_at is None else _not_runnable(job, runnable_at)
+                if skipped is not None:
+                    return JobRun(job, skipped)
+                if on_start is not None:
+                    on_start(job)
                 tracker = OutcomeTracker(state)
                 ctx = self._context(uow, state, inherited_trace=job.trace_context)
                 runtime.execute_job(ctx, job_id)
                 self._save(uow, state, tracker, outcomes)
+                return JobRun(job)
         except Exception as exc:
             if ctx is None or process_instance_id is None:
                 raise

@@ -10,14 +10,21 @@ twice, a job is never lost.
 
 The engine is synchronous and runs in worker threads; the relay's ``__call__`` is
 the engine's ``on_commit`` hook, run in such a thread, which hands the publishing to
-the event loop and waits for the confirms.
+the event loop and waits for the confirms. A caller on the event loop that runs the
+engine in a worker thread and awaits it (the job-executor, per message) can save those
+two thread hand-offs: under :meth:`OutboxRelay.deferred` the hook only collects the
+committed outcomes, and the caller publishes them with
+:meth:`OutboxRelay.publish_committed` once the thread returns, still before it
+acknowledges the message that caused them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from safepoint import metrics, tracing
 from safepoint.contract import (
@@ -133,6 +140,12 @@ def event_messages(outcome: CommandOutcome, topology: Topology) -> list[Outgoing
     return events
 
 
+_DEFERRED: ContextVar[list[CommandOutcome] | None] = ContextVar(
+    "safepoint_outbox_deferred", default=None
+)
+"""Where committed outcomes go instead of being published, inside ``deferred()``."""
+
+
 class OutboxRelay:
     """Publishes committed outcomes; the engine's ``on_commit`` hook.
 
@@ -164,6 +177,10 @@ class OutboxRelay:
         The state is committed already: a lost publish is the dispatcher's to repair.
         """
         metrics.record_outcome(outcome)
+        deferred = _DEFERRED.get()
+        if deferred is not None:
+            deferred.append(outcome)
+            return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -183,6 +200,40 @@ class OutboxRelay:
                 outcome.process_instance_id,
                 exc,
             )
+
+    @staticmethod
+    @contextmanager
+    def deferred() -> Iterator[list[CommandOutcome]]:
+        """Collect what commits in this block (this thread's context) instead of publishing it.
+
+        Yields the list the committed outcomes are appended to; publish them with
+        :meth:`publish_committed` from the event loop before acknowledging whatever
+        caused them.
+        """
+        outcomes: list[CommandOutcome] = []
+        token = _DEFERRED.set(outcomes)
+        try:
+            yield outcomes
+        finally:
+            _DEFERRED.reset(token)
+
+    async def publish_committed(self, outcomes: Iterable[CommandOutcome]) -> None:
+        """Publish outcomes collected under :meth:`deferred`; a failure is logged, not raised.
+
+        As for the hook: the state is committed already, so a lost publish is the
+        dispatcher's to repair.
+        """
+        for outcome in outcomes:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self.publish(outcome)
+            except (SafepointError, TimeoutError, ConnectionError) as exc:
+                logger.warning(
+                    "publishing after commit failed for process instance %s (%r); "
+                    "the dispatcher will publish its jobs when their lease runs out",
+                    outcome.process_instance_id,
+                    exc,
+                )
 
     async def publish(self, outcome: CommandOutcome) -> None:
         """Publish the jobs, external tasks and events of ``outcome`` and await the confirms."""

@@ -209,9 +209,9 @@ class Publisher:
             f"with routing key {routing_key!r}"
         )
         try:
-            await asyncio.wait_for(
-                self._publish(exchange, routing_key, message, mandatory), self._confirm_timeout
-            )
+            # asyncio.timeout, not wait_for: no task of its own per message
+            async with asyncio.timeout(self._confirm_timeout):
+                await self._publish(exchange, routing_key, message, mandatory)
         except aiormq.exceptions.PublishError as exc:
             raise MessagingError(
                 f"{what} was returned by the broker ({exc.args[0] if exc.args else exc}): "

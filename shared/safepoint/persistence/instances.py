@@ -1,81 +1,46 @@
 """Inserting, loading and saving one process instance's state, writing only what changed.
 
-Loading remembers a :class:`Snapshot` of what was read; saving compares the state with
-it and issues one statement per table and kind of change (batched), plus the update of
-the process instance row that checks and bumps its revision (optimistic locking).
+Loading remembers a :class:`~safepoint.persistence.changes.Snapshot` of what was read;
+saving diffs the state against it (:func:`~safepoint.persistence.changes.diff`) and
+writes the change set, with the update of the process instance row that checks and
+bumps its revision (optimistic locking).
+
+On PostgreSQL, the hot path of every job, a load is one statement (two with the lock)
+and a save one statement (:mod:`safepoint.persistence.postgresql`). Elsewhere (SQLite)
+SQLAlchemy Core issues one statement per table and kind of change, batched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from safepoint.core.state import InstanceState
 from safepoint.errors import OptimisticLockError
-from safepoint.persistence import tables
-from safepoint.persistence.rows import (
-    ACTIVITY_INSTANCES,
-    EXECUTIONS,
-    EXTERNAL_TASKS,
-    INCIDENTS,
-    JOB_LOGS,
-    JOBS,
-    PROCESS_INSTANCES,
-    SUBSCRIPTIONS,
-    TASKS,
-    EntityTable,
-    RowSnapshot,
+from safepoint.persistence import postgresql, tables
+from safepoint.persistence.changes import (
+    COLLECTIONS,
+    KEY_COLUMNS,
+    ChangeSet,
+    Snapshot,
+    TableChanges,
+    VariableKey,
+    committed,
+    diff,
+    empty_snapshot,
 )
-from safepoint.persistence.variables import deserialize, serialize
+from safepoint.persistence.rows import JOB_LOGS, PROCESS_INSTANCES, RowSnapshot
+from safepoint.persistence.variables import deserialize
 
-VariableKey = tuple[str, str]
-"""``(scope_id, name)`` of a variable."""
+__all__ = ["Snapshot", "insert_instance", "load_instance", "save_instance"]
 
-
-@dataclass(frozen=True, slots=True)
-class _Collection:
-    """One ``dict`` attribute of ``InstanceState`` and the table it is stored in."""
-
-    rows: EntityTable[Any]
-    attribute: str
-    deletable: bool = True
-    """Whether an entity missing from the state is deleted (history never is)."""
-    loaded: ColumnElement[bool] | None = None
-    """Which of the instance's rows are loaded (``None``: all of them)."""
-    order_by: tuple[str, ...] = ("created_at", "id")
-
-
-_COLLECTIONS = (
-    _Collection(EXECUTIONS, "executions", order_by=("ordinal", "id")),
-    _Collection(JOBS, "jobs"),
-    _Collection(TASKS, "tasks"),
-    _Collection(EXTERNAL_TASKS, "external_tasks"),
-    _Collection(SUBSCRIPTIONS, "subscriptions"),
-    _Collection(
-        INCIDENTS,
-        "incidents",
-        deletable=False,
-        loaded=tables.incidents.c.resolved_at.is_(None),
-    ),
-    _Collection(
-        ACTIVITY_INSTANCES,
-        "activity_instances",
-        deletable=False,
-        loaded=tables.historic_activity_instances.c.ended_at.is_(None),
-        order_by=("ordinal", "id"),
-    ),
-)
-
-_KEY_COLUMNS = frozenset({"process_instance_id", "id"})
 _UPDATES = {
-    c.attribute: update(c.rows.table).where(
+    c.rows.table.name: update(c.rows.table).where(
         c.rows.table.c.process_instance_id == bindparam("_pi"),
         c.rows.table.c.id == bindparam("_id"),
     )
-    for c in _COLLECTIONS
+    for c in COLLECTIONS
 }
 _VARIABLE_KEY = (
     (tables.variables.c.process_instance_id == bindparam("_pi"))
@@ -90,38 +55,26 @@ _UPDATE_VARIABLE = (
 _DELETE_VARIABLE = delete(tables.variables).where(_VARIABLE_KEY)
 
 
-@dataclass(slots=True)
-class Snapshot:
-    """What the database holds for one instance, as of the last load or write."""
-
-    state: InstanceState
-    """The state object this snapshot belongs to (kept so that its ``id()`` stays unique)."""
-    revision: int
-    entities: dict[str, dict[str, RowSnapshot]]
-    variables: dict[VariableKey, tuple[str, str]]
-    job_log_ids: set[str]
+def _uses_postgresql(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
 
 
 def insert_instance(connection: Connection, state: InstanceState) -> Snapshot:
     """Insert every part of a new instance's ``state``; return its snapshot."""
-    variables = _serialized_variables(state)  # first: a refused value writes nothing
-    connection.execute(insert(tables.process_instances), [PROCESS_INSTANCES.row(state.instance)])
-    entities: dict[str, dict[str, RowSnapshot]] = {}
-    for collection in _COLLECTIONS:
-        objects = getattr(state, collection.attribute).values()
-        _insert(connection, collection.rows, objects)
-        entities[collection.attribute] = {o.id: collection.rows.snapshot(o) for o in objects}
-    _insert_variables(connection, state.id, variables, variables.keys())
-    _insert(connection, JOB_LOGS, state.job_logs)
-    return Snapshot(
-        state, state.instance.revision, entities, variables, {log.id for log in state.job_logs}
-    )
+    snapshot = empty_snapshot(state)
+    changes = diff(snapshot)  # first: a refused variable value writes nothing
+    changes.instance["revision"] = state.instance.revision
+    _write(connection, changes)
+    committed(snapshot, changes)
+    return snapshot
 
 
 def load_instance(
     connection: Connection, process_instance_id: str, *, lock: bool
 ) -> Snapshot | None:
     """Load an instance's runtime state (open incidents and activity instances only)."""
+    if _uses_postgresql(connection):
+        return postgresql.load_instance(connection, process_instance_id, lock=lock)
     table = tables.process_instances
     query = select(table).where(table.c.id == process_instance_id)
     if lock:
@@ -131,7 +84,7 @@ def load_instance(
         return None
     state = InstanceState(instance=PROCESS_INSTANCES.load(row))
     entities: dict[str, dict[str, RowSnapshot]] = {}
-    for collection in _COLLECTIONS:
+    for collection in COLLECTIONS:
         rows = collection.rows
         query = select(rows.table).where(rows.table.c.process_instance_id == process_instance_id)
         if collection.loaded is not None:
@@ -161,138 +114,83 @@ def save_instance(connection: Connection, snapshot: Snapshot) -> None:
     Raises:
         OptimisticLockError: another transaction saved the instance since it was loaded.
     """
-    state = snapshot.state
-    variables = _serialized_variables(state)  # first: a refused value writes nothing
-    instance_table = tables.process_instances
-    values = {
-        name: value
-        for name, value in PROCESS_INSTANCES.row(state.instance).items()
-        if name not in ("id", "revision")
-    }
-    result = connection.execute(
-        update(instance_table)
-        .where(instance_table.c.id == state.id, instance_table.c.revision == snapshot.revision)
-        .values(**values, revision=snapshot.revision + 1)
-    )
-    if result.rowcount != 1:
-        raise OptimisticLockError(
-            f"process instance {state.id} was updated by another transaction concurrently"
-        )
-    entities: dict[str, dict[str, RowSnapshot]] = {}
-    for collection in _COLLECTIONS:
-        entities[collection.attribute] = _save_collection(
-            connection,
-            state.id,
-            collection,
-            snapshot.entities[collection.attribute],
-            getattr(state, collection.attribute),
-        )
-    _save_variables(connection, state.id, snapshot.variables, variables)
-    new_logs = [log for log in state.job_logs if log.id not in snapshot.job_log_ids]
-    _insert(connection, JOB_LOGS, new_logs)
+    changes = diff(snapshot)
+    _write(connection, changes)
     # Only now that every statement succeeded does the snapshot move on.
-    snapshot.entities = entities
-    snapshot.variables = variables
-    snapshot.job_log_ids.update(log.id for log in new_logs)
-    snapshot.revision += 1
-    state.instance.revision = snapshot.revision
+    committed(snapshot, changes)
 
 
-def _save_collection(
-    connection: Connection,
-    process_instance_id: str,
-    collection: _Collection,
-    old: dict[str, RowSnapshot],
-    current: dict[str, Any],
-) -> dict[str, RowSnapshot]:
-    """Insert, update and delete one collection's rows; return its new snapshots."""
-    rows = collection.rows
-    new = {entity.id: rows.snapshot(entity) for entity in current.values()}
-    _insert(connection, rows, [e for e in current.values() if e.id not in old])
-    changed = [e for e in current.values() if e.id in old and new[e.id] != old[e.id]]
-    if changed:
+def _write(connection: Connection, changes: ChangeSet) -> None:
+    if _uses_postgresql(connection):
+        postgresql.write_changes(connection, changes)
+        return
+    instance_table = tables.process_instances
+    if changes.expected_revision is None:
+        connection.execute(insert(instance_table), [changes.instance])
+    else:
+        values = {k: v for k, v in changes.instance.items() if k != "id"}
+        result = connection.execute(
+            update(instance_table)
+            .where(
+                instance_table.c.id == changes.process_instance_id,
+                instance_table.c.revision == changes.expected_revision,
+            )
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise OptimisticLockError(
+                f"process instance {changes.process_instance_id} was updated by another "
+                "transaction concurrently"
+            )
+    for table_changes in changes.tables:
+        _write_table(connection, table_changes)
+    if changes.variables_inserted:
+        connection.execute(insert(tables.variables), changes.variables_inserted)
+    if changes.variables_updated:
         connection.execute(
-            _UPDATES[collection.attribute],
+            _UPDATE_VARIABLE,
             [
-                {"_pi": e.process_instance_id, "_id": e.id}
-                | {k: v for k, v in rows.row(e).items() if k not in _KEY_COLUMNS}
-                for e in changed
+                {
+                    "_pi": row["process_instance_id"],
+                    "_scope": row["scope_id"],
+                    "_name": row["name"],
+                    "_type": row["type_name"],
+                    "_text": row["text_value"],
+                }
+                for row in changes.variables_updated
             ],
         )
-    if not collection.deletable:
-        return old | new
-    gone = [entity_id for entity_id in old if entity_id not in new]
-    if gone:
-        table = rows.table
-        connection.execute(
-            delete(table).where(
-                table.c.process_instance_id == process_instance_id, table.c.id.in_(gone)
-            )
-        )
-    return new
-
-
-def _save_variables(
-    connection: Connection,
-    process_instance_id: str,
-    old: dict[VariableKey, tuple[str, str]],
-    new: dict[VariableKey, tuple[str, str]],
-) -> None:
-    """Write the variables whose serialized text changed from ``old`` to ``new``."""
-    _insert_variables(connection, process_instance_id, new, [key for key in new if key not in old])
-    changed = [
-        {
-            "_pi": process_instance_id,
-            "_scope": scope,
-            "_name": name,
-            "_type": type_name,
-            "_text": text,
-        }
-        for (scope, name), (type_name, text) in new.items()
-        if (scope, name) in old and old[(scope, name)] != (type_name, text)
-    ]
-    if changed:
-        connection.execute(_UPDATE_VARIABLE, changed)
-    gone = [key for key in old if key not in new]
-    if gone:
+    if changes.variables_deleted:
         connection.execute(
             _DELETE_VARIABLE,
-            [{"_pi": process_instance_id, "_scope": scope, "_name": name} for scope, name in gone],
+            [
+                {"_pi": changes.process_instance_id, "_scope": scope, "_name": name}
+                for scope, name in changes.variables_deleted
+            ],
+        )
+    if changes.job_logs:
+        connection.execute(insert(JOB_LOGS.table), changes.job_logs)
+
+
+def _write_table(connection: Connection, changes: TableChanges) -> None:
+    table = changes.rows.table
+    if changes.inserted:
+        connection.execute(insert(table), changes.inserted)
+    if changes.updated:
+        connection.execute(
+            _UPDATES[table.name],
+            [_keyed(row) for row in changes.updated],
+        )
+    if changes.deleted:
+        connection.execute(
+            delete(table).where(
+                table.c.process_instance_id == bindparam("_pi"), table.c.id.in_(changes.deleted)
+            ),
+            {"_pi": changes.process_instance_id},
         )
 
 
-def _serialized_variables(state: InstanceState) -> dict[VariableKey, tuple[str, str]]:
-    """Every variable of ``state`` as ``(type_name, text)``."""
-    return {
-        (scope_id, name): serialize(value, name=name)
-        for scope_id, scope in state.variables.items()
-        for name, value in scope.items()
+def _keyed(row: dict[str, Any]) -> dict[str, Any]:
+    return {"_pi": row["process_instance_id"], "_id": row["id"]} | {
+        k: v for k, v in row.items() if k not in KEY_COLUMNS
     }
-
-
-def _insert_variables(
-    connection: Connection,
-    process_instance_id: str,
-    serialized: dict[VariableKey, tuple[str, str]],
-    keys: Iterable[VariableKey],
-) -> None:
-    """Insert the variables named by ``keys``."""
-    rows = [
-        {
-            "process_instance_id": process_instance_id,
-            "scope_id": scope_id,
-            "name": name,
-            "type_name": serialized[(scope_id, name)][0],
-            "text_value": serialized[(scope_id, name)][1],
-        }
-        for scope_id, name in keys
-    ]
-    if rows:
-        connection.execute(insert(tables.variables), rows)
-
-
-def _insert(connection: Connection, rows: EntityTable[Any], entities: Iterable[Any]) -> None:
-    """Insert ``entities`` into their table in one batch."""
-    values = [rows.row(entity) for entity in entities]
-    if values:
-        connection.execute(insert(rows.table), values)

@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from sql_writes import writes
 
 from safepoint.core.state import InstanceState
 from safepoint.errors import BadUserRequest, PersistenceError
@@ -116,10 +117,7 @@ def test_a_list_mutated_in_place_is_saved_without_being_set_again(
         items[1]["sku"] = "B"
         statements.clear()
         uow.save_instance(state)
-        assert [s.split()[0:2] for s in statements] == [
-            ["UPDATE", "process_instances"],
-            ["UPDATE", "variables"],
-        ]
+        assert writes(statements) == [("UPDATE", "process_instances"), ("UPDATE", "variables")]
 
     with store.unit_of_work() as uow:
         assert uow.variables("pi-1")["items"] == [1, {"sku": "B"}, "added"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from bpmn_doc import definitions, element, flow, process
 
 from safepoint import Engine, ManualClock
 from safepoint.messaging import Publisher, Topology
@@ -23,15 +24,16 @@ WAIT = 10.0
 
 
 @pytest.fixture
-async def engine(
-    database_url: str,
-    clock: ManualClock,
-    charge: Any,
-    publisher: Publisher,
-    topology: Topology,
-) -> AsyncIterator[Engine]:
+async def relay(publisher: Publisher, topology: Topology) -> OutboxRelay:
+    """Publishes what the engine commits on the test's topology."""
+    return OutboxRelay(publisher, asyncio.get_running_loop(), topology=topology, timeout=WAIT)
+
+
+@pytest.fixture
+def engine(
+    database_url: str, clock: ManualClock, charge: Any, relay: OutboxRelay
+) -> Iterator[Engine]:
     """An engine whose commits are published on the test's topology (overrides conftest's)."""
-    relay = OutboxRelay(publisher, asyncio.get_running_loop(), topology=topology, timeout=WAIT)
     with Engine(database_url, delegates={"charge": charge}, clock=clock, on_commit=relay) as e:
         yield e
 
@@ -46,6 +48,7 @@ async def start_consumer(
     channel: AbstractChannel,
     publisher: Publisher,
     topology: Topology,
+    relay: OutboxRelay,
 ) -> AsyncIterator[StartConsumer]:
     started: list[JobConsumer] = []
 
@@ -54,6 +57,7 @@ async def start_consumer(
             JobExecution(engine, JobMetrics(), clock=clock),
             concurrency=4,
             topology=topology,
+            relay=relay,  # what a job commits is published by the loop, before the ack
         )
         await consumer.start(channel, publisher)
         started.append(consumer)
@@ -90,13 +94,43 @@ async def eventually(check: Callable[[], bool], seconds: float = WAIT) -> None:
 async def test_a_started_instance_is_continued_by_the_consumer_to_its_end(
     engine: Engine, start_consumer: StartConsumer, charge: Any, start_payment: Any
 ) -> None:
+    pid, _ = await asyncio.to_thread(start_payment)  # its message waits in the queue
     consumer = await start_consumer()
-    pid, _ = await asyncio.to_thread(start_payment)
 
     await eventually(lambda: engine.process_instance(pid).ended)
 
     assert charge.calls == 1
     assert consumer.ready
+    await eventually(lambda: consumer.in_flight == 0 and consumer.busy_threads == 0)
+
+
+async def test_the_jobs_a_job_creates_are_published_and_run_in_turn(
+    engine: Engine, start_consumer: StartConsumer, charge: Any
+) -> None:
+    steps = [f"step{n}" for n in range(1, 6)]
+    elements = [element("startEvent", "start"), flow("start", steps[0])]
+    for step, following in zip(steps, [*steps[1:], "end"], strict=True):
+        elements.append(
+            element(
+                "serviceTask",
+                step,
+                camunda__asyncBefore="true",
+                camunda__delegateExpression="${charge}",
+            )
+        )
+        elements.append(flow(step, following))
+    elements.append(element("endEvent", "end"))
+    await asyncio.to_thread(
+        engine.deploy, "chain", {"chain.bpmn": definitions(process("chain", *elements))}
+    )
+    consumer = await start_consumer()
+
+    instance = await asyncio.to_thread(engine.start_process_instance_by_key, "chain")
+
+    await eventually(lambda: engine.process_instance(instance.id).ended)
+    assert charge.calls == len(steps)
+    history = await asyncio.to_thread(engine.history, instance.id)
+    assert [a.activity_id for a in history if a.activity_id in steps] == steps
     await eventually(lambda: consumer.in_flight == 0 and consumer.busy_threads == 0)
 
 

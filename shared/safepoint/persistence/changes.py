@@ -1,0 +1,220 @@
+"""What one process instance holds in the database, and what changed since: pure diffing.
+
+A :class:`Snapshot` remembers what was read or written for an instance; :func:`diff`
+compares the instance's state with it and returns a :class:`ChangeSet`, the rows to
+insert, update and delete per table. The writers (``instances`` with SQLAlchemy Core,
+``postgresql`` in one statement) apply a change set; :func:`committed` then moves the
+snapshot on. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement
+
+from safepoint.core.state import InstanceState
+from safepoint.persistence import tables
+from safepoint.persistence.rows import (
+    ACTIVITY_INSTANCES,
+    EXECUTIONS,
+    EXTERNAL_TASKS,
+    INCIDENTS,
+    JOB_LOGS,
+    JOBS,
+    PROCESS_INSTANCES,
+    SUBSCRIPTIONS,
+    TASKS,
+    EntityTable,
+    RowSnapshot,
+)
+from safepoint.persistence.variables import serialize
+
+VariableKey = tuple[str, str]
+"""``(scope_id, name)`` of a variable."""
+
+KEY_COLUMNS = frozenset({"process_instance_id", "id"})
+"""The primary key columns of every instance-owned entity table."""
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """One ``dict`` attribute of ``InstanceState`` and the table it is stored in."""
+
+    rows: EntityTable[Any]
+    attribute: str
+    deletable: bool = True
+    """Whether an entity missing from the state is deleted (history never is)."""
+    loaded: ColumnElement[bool] | None = None
+    """Which of the instance's rows are loaded (``None``: all of them)."""
+    order_by: tuple[str, ...] = ("created_at", "id")
+
+
+COLLECTIONS = (
+    Collection(EXECUTIONS, "executions", order_by=("ordinal", "id")),
+    Collection(JOBS, "jobs"),
+    Collection(TASKS, "tasks"),
+    Collection(EXTERNAL_TASKS, "external_tasks"),
+    Collection(SUBSCRIPTIONS, "subscriptions"),
+    Collection(
+        INCIDENTS,
+        "incidents",
+        deletable=False,
+        loaded=tables.incidents.c.resolved_at.is_(None),
+    ),
+    Collection(
+        ACTIVITY_INSTANCES,
+        "activity_instances",
+        deletable=False,
+        loaded=tables.historic_activity_instances.c.ended_at.is_(None),
+        order_by=("ordinal", "id"),
+    ),
+)
+"""The entity collections of an instance, in the order they are loaded and written."""
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What the database holds for one instance, as of the last load or write."""
+
+    state: InstanceState
+    """The state object this snapshot belongs to (kept so that its ``id()`` stays unique)."""
+    revision: int | None
+    """The revision of the stored instance row; ``None`` while it is not stored yet."""
+    entities: dict[str, dict[str, RowSnapshot]]
+    variables: dict[VariableKey, tuple[str, str]]
+    job_log_ids: set[str]
+
+
+def empty_snapshot(state: InstanceState) -> Snapshot:
+    """The snapshot of an instance not stored yet: saving it inserts everything."""
+    return Snapshot(state, None, {c.attribute: {} for c in COLLECTIONS}, {}, set())
+
+
+@dataclass(slots=True)
+class TableChanges:
+    """The rows of one entity table to insert, update (whole rows) and delete (by id)."""
+
+    rows: EntityTable[Any]
+    process_instance_id: str
+    inserted: list[dict[str, Any]] = field(default_factory=list)
+    updated: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ChangeSet:
+    """Everything one save writes for one instance.
+
+    ``instance`` is the instance row with its new revision. ``expected_revision`` is the
+    stored revision the update must find (optimistic locking); ``None`` means the row
+    is inserted.
+    """
+
+    process_instance_id: str
+    instance: dict[str, Any]
+    expected_revision: int | None
+    tables: list[TableChanges]
+    variables_inserted: list[dict[str, str]]
+    variables_updated: list[dict[str, str]]
+    variables_deleted: list[VariableKey]
+    job_logs: list[dict[str, Any]]
+    # What the snapshot becomes once the change set is written:
+    entities: dict[str, dict[str, RowSnapshot]]
+    variables: dict[VariableKey, tuple[str, str]]
+
+
+def serialized_variables(state: InstanceState) -> dict[VariableKey, tuple[str, str]]:
+    """Every variable of ``state`` as ``(type_name, text)``."""
+    return {
+        (scope_id, name): serialize(value, name=name)
+        for scope_id, scope in state.variables.items()
+        for name, value in scope.items()
+    }
+
+
+def diff(snapshot: Snapshot) -> ChangeSet:
+    """What to write so that the database holds ``snapshot.state``.
+
+    Raises:
+        VariableSerializationError: a variable value cannot be stored (nothing is written).
+    """
+    state = snapshot.state
+    variables = serialized_variables(state)  # first: a refused value writes nothing
+    revision = 0 if snapshot.revision is None else snapshot.revision + 1
+    instance = PROCESS_INSTANCES.row(state.instance) | {"revision": revision}
+    changed_tables: list[TableChanges] = []
+    entities: dict[str, dict[str, RowSnapshot]] = {}
+    for collection in COLLECTIONS:
+        changes, entities[collection.attribute] = _diff_collection(
+            collection,
+            state.id,
+            snapshot.entities[collection.attribute],
+            getattr(state, collection.attribute),
+        )
+        if changes.inserted or changes.updated or changes.deleted:
+            changed_tables.append(changes)
+    old = snapshot.variables
+    pid = state.id
+    return ChangeSet(
+        process_instance_id=pid,
+        instance=instance,
+        expected_revision=snapshot.revision,
+        tables=changed_tables,
+        variables_inserted=[
+            _variable_row(pid, key, variables[key]) for key in variables if key not in old
+        ],
+        variables_updated=[
+            _variable_row(pid, key, value)
+            for key, value in variables.items()
+            if key in old and old[key] != value
+        ],
+        variables_deleted=[key for key in old if key not in variables],
+        job_logs=[
+            JOB_LOGS.row(log) for log in state.job_logs if log.id not in snapshot.job_log_ids
+        ],
+        entities=entities,
+        variables=variables,
+    )
+
+
+def committed(snapshot: Snapshot, changes: ChangeSet) -> None:
+    """Move ``snapshot`` on to what ``changes`` wrote (call once every statement succeeded)."""
+    snapshot.entities = changes.entities
+    snapshot.variables = changes.variables
+    snapshot.job_log_ids.update(row["id"] for row in changes.job_logs)
+    snapshot.revision = changes.instance["revision"]
+    snapshot.state.instance.revision = snapshot.revision
+
+
+def _diff_collection(
+    collection: Collection,
+    process_instance_id: str,
+    old: dict[str, RowSnapshot],
+    current: dict[str, Any],
+) -> tuple[TableChanges, dict[str, RowSnapshot]]:
+    rows = collection.rows
+    changes = TableChanges(rows, process_instance_id)
+    new: dict[str, RowSnapshot] = {}
+    for entity_id, entity in current.items():
+        values = new[entity_id] = rows.snapshot(entity)
+        previous = old.get(entity_id)
+        if previous is None:
+            changes.inserted.append(rows.row(entity))
+        elif previous != values:
+            changes.updated.append(rows.row(entity))
+    if not collection.deletable:
+        return changes, old | new
+    changes.deleted = [entity_id for entity_id in old if entity_id not in new]
+    return changes, new
+
+
+def _variable_row(pid: str, key: VariableKey, value: tuple[str, str]) -> dict[str, str]:
+    return {
+        "process_instance_id": pid,
+        "scope_id": key[0],
+        "name": key[1],
+        "type_name": value[0],
+        "text_value": value[1],
+    }

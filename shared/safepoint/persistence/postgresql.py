@@ -1,0 +1,308 @@
+"""One process instance on PostgreSQL in few round trips: the job's hot path.
+
+Loading is one statement: the instance row and each of its collections as a JSON
+array (``json_agg``), decoded here with the columns' own types. With ``lock=True`` a
+``SELECT ... FOR UPDATE`` comes first, on its own: a statement that waited for the lock
+would read the collections as of before the wait, so the load is a second statement
+that sees what the lock holder committed.
+
+Saving is one statement too: data-modifying CTEs, one per table and kind of change,
+each taking its rows as one JSON parameter (``json_populate_recordset``), so that the
+statement's text depends only on which tables change and is prepared by psycopg after
+a few runs. The update of the instance row checks and bumps the revision; the
+statement returns how many instance rows it updated, and 0 means another transaction
+won (optimistic locking).
+
+The SQL is plain text run through ``exec_driver_sql``: SQLAlchemy still wraps the
+driver's errors and fires its events (statement counting, OpenTelemetry spans), but
+builds no statement and computes no cache key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.types import TypeDecorator
+
+from safepoint.core.state import InstanceState
+from safepoint.errors import OptimisticLockError
+from safepoint.persistence import tables
+from safepoint.persistence.changes import (
+    COLLECTIONS,
+    KEY_COLUMNS,
+    ChangeSet,
+    Collection,
+    Snapshot,
+    VariableKey,
+)
+from safepoint.persistence.column_types import UtcDateTime
+from safepoint.persistence.rows import JOB_LOGS, PROCESS_INSTANCES, EntityTable, RowSnapshot
+from safepoint.persistence.variables import deserialize
+
+_DIALECT = pg_dialect.psycopg.dialect()  # type: ignore[no-untyped-call]
+_quote = _DIALECT.identifier_preparer.quote
+
+Convert = Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _encoder(column: Column[Any]) -> Convert:
+    """Column value → JSON value, with the column type's own bind conversion."""
+    column_type = column.type
+    if isinstance(column_type, UtcDateTime):
+        bind = column_type.process_bind_param
+
+        def encode_datetime(value: datetime | None) -> str | None:
+            converted = bind(value, _DIALECT)  # refuses naive datetimes
+            return None if converted is None else converted.isoformat()
+
+        return encode_datetime
+    if isinstance(column_type, TypeDecorator):
+        process = column_type.process_bind_param
+        return lambda value: process(value, _DIALECT)
+    return _identity
+
+
+def _decoder(column: Column[Any]) -> Convert:
+    """JSON value → the Python value the column type would have loaded."""
+    column_type = column.type
+    if isinstance(column_type, UtcDateTime):
+        return lambda value: (
+            None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+        )
+    if isinstance(column_type, TypeDecorator):
+        process = column_type.process_result_value
+        return lambda value: process(value, _DIALECT)
+    return _identity
+
+
+@dataclass(frozen=True, slots=True)
+class _Codec:
+    """An entity table's columns, in field order, with their JSON conversions."""
+
+    rows: EntityTable[Any]
+    columns: tuple[str, ...]
+    encoders: tuple[Convert, ...]
+    decoders: tuple[Convert, ...]
+
+    @classmethod
+    def of(cls, rows: EntityTable[Any]) -> _Codec:
+        columns = [rows.table.c[name] for name in rows.names]
+        return cls(
+            rows,
+            rows.names,
+            tuple(_encoder(c) for c in columns),
+            tuple(_decoder(c) for c in columns),
+        )
+
+    def encode(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: encode(row[name])
+            for name, encode in zip(self.columns, self.encoders, strict=True)
+        }
+
+    def decode(self, values: list[Any]) -> Any:
+        return self.rows.entity(
+            **{
+                name: decode(value)
+                for name, decode, value in zip(self.columns, self.decoders, values, strict=True)
+            }
+        )
+
+
+_INSTANCE = _Codec.of(PROCESS_INSTANCES)
+_CODECS = {c.rows.table.name: _Codec.of(c.rows) for c in COLLECTIONS} | {
+    JOB_LOGS.table.name: _Codec.of(JOB_LOGS)
+}
+
+
+def _columns(table: Table, names: tuple[str, ...]) -> str:
+    return ", ".join(f"{_quote(table.name)}.{_quote(name)}" for name in names)
+
+
+def _collection_json(collection: Collection) -> str:
+    table = collection.rows.table
+    name = _quote(table.name)
+    where = f"{name}.process_instance_id = process_instances.id"
+    if collection.loaded is not None:
+        where += " AND " + str(collection.loaded.compile(dialect=_DIALECT))
+    order = _columns(table, collection.order_by)
+    return (
+        f"(SELECT coalesce(json_agg(json_build_array({_columns(table, collection.rows.names)}) "
+        f"ORDER BY {order}), '[]'::json) FROM {name} WHERE {where})"
+    )
+
+
+_LOAD = (
+    "SELECT json_build_array("
+    + _columns(tables.process_instances, PROCESS_INSTANCES.names)
+    + "), "
+    + ", ".join(_collection_json(c) for c in COLLECTIONS)
+    + ", (SELECT coalesce(json_agg(json_build_array(variables.scope_id, variables.name, "
+    "variables.type_name, variables.text_value) ORDER BY variables.scope_id, variables.name), "
+    "'[]'::json) FROM variables WHERE variables.process_instance_id = process_instances.id) "
+    "FROM process_instances WHERE process_instances.id = %s"
+)
+_LOCK = "SELECT 1 FROM process_instances WHERE id = %s FOR UPDATE"
+
+
+def load_instance(
+    connection: Connection, process_instance_id: str, *, lock: bool
+) -> Snapshot | None:
+    """Load an instance's runtime state (open incidents and activity instances only)."""
+    if lock and connection.exec_driver_sql(_LOCK, (process_instance_id,)).first() is None:
+        return None
+    row = connection.exec_driver_sql(_LOAD, (process_instance_id,)).first()
+    if row is None:
+        return None
+    state = InstanceState(instance=_INSTANCE.decode(row[0]))
+    entities: dict[str, dict[str, RowSnapshot]] = {}
+    for collection, loaded_rows in zip(COLLECTIONS, row[1:-1], strict=True):
+        codec = _CODECS[collection.rows.table.name]
+        loaded = getattr(state, collection.attribute)
+        snapshots = entities[collection.attribute] = {}
+        for values in loaded_rows:
+            entity = codec.decode(values)
+            loaded[entity.id] = entity
+            snapshots[entity.id] = collection.rows.snapshot(entity)
+    variables: dict[VariableKey, tuple[str, str]] = {}
+    for scope_id, name, type_name, text in row[-1]:
+        state.variables.setdefault(scope_id, {})[name] = deserialize(type_name, text)
+        variables[(scope_id, name)] = (type_name, text)
+    return Snapshot(state, state.instance.revision, entities, variables, set())
+
+
+def write_changes(connection: Connection, changes: ChangeSet) -> None:
+    """Write ``changes`` in one statement.
+
+    Raises:
+        OptimisticLockError: the instance row's revision is no longer the expected one.
+    """
+    ctes: list[str] = []
+    params: list[Any] = []
+
+    def add(sql: str, *values: Any) -> None:
+        ctes.append(f"w{len(ctes)} AS ({sql})")
+        params.extend(values)
+
+    instance = json.dumps(_INSTANCE.encode(changes.instance), separators=(",", ":"))
+    if changes.expected_revision is None:
+        add(
+            _insert_sql("process_instances", PROCESS_INSTANCES.names, "json_populate_record"),
+            instance,
+        )
+    else:
+        add(_UPDATE_INSTANCE, instance, changes.expected_revision)
+    for table_changes in changes.tables:
+        name = table_changes.rows.table.name
+        codec = _CODECS[name]
+        if table_changes.inserted:
+            add(_insert_sql(name, codec.columns), _rows_json(codec, table_changes.inserted))
+        if table_changes.updated:
+            add(_update_sql(name, codec.columns), _rows_json(codec, table_changes.updated))
+        if table_changes.deleted:
+            add(_delete_sql(name), table_changes.process_instance_id, table_changes.deleted)
+    if changes.variables_inserted:
+        add(_insert_sql("variables", _VARIABLE_COLUMNS), _dumps(changes.variables_inserted))
+    if changes.variables_updated:
+        add(_UPDATE_VARIABLES, _dumps(changes.variables_updated))
+    if changes.variables_deleted:
+        add(
+            _DELETE_VARIABLES,
+            [scope for scope, _ in changes.variables_deleted],
+            [name for _, name in changes.variables_deleted],
+            changes.process_instance_id,
+        )
+    if changes.job_logs:
+        add(
+            _insert_sql("job_logs", JOB_LOGS.names),
+            _rows_json(_CODECS["job_logs"], changes.job_logs),
+        )
+    sql = "WITH " + ", ".join(ctes) + " SELECT count(*) FROM w0"
+    written = connection.exec_driver_sql(sql, tuple(params)).scalar_one()
+    if written != 1:
+        raise OptimisticLockError(
+            f"process instance {changes.process_instance_id} was updated by another "
+            "transaction concurrently"
+        )
+
+
+_AFTER_INSTANCE = "EXISTS (SELECT 1 FROM w0)"
+"""Every write but the instance row's waits for it and happens only if it succeeded.
+
+The sub-statements of a ``WITH`` run in no set order; reading ``w0`` makes each wait
+for the instance row's update, which waits for a concurrent writer's commit and then
+finds the revision changed: nothing else is written (no unique violation on a row the
+winner inserted) and the statement reports 0, an optimistic locking conflict.
+"""
+
+_VARIABLE_COLUMNS = ("process_instance_id", "scope_id", "name", "type_name", "text_value")
+
+
+def _dumps(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, separators=(",", ":"))
+
+
+def _rows_json(codec: _Codec, rows: list[dict[str, Any]]) -> str:
+    return _dumps([codec.encode(row) for row in rows])
+
+
+@cache
+def _insert_sql(
+    table: str, columns: tuple[str, ...], function: str = "json_populate_recordset"
+) -> str:
+    names = ", ".join(_quote(c) for c in columns)
+    if function == "json_populate_record":  # the instance row itself: the first CTE
+        return (
+            f"INSERT INTO {_quote(table)} ({names}) SELECT {names} "
+            f"FROM {function}(NULL::{_quote(table)}, %s::json) RETURNING 1"
+        )
+    return (
+        f"INSERT INTO {_quote(table)} ({names}) SELECT {names} "
+        f"FROM {function}(NULL::{_quote(table)}, %s::json) WHERE {_AFTER_INSTANCE}"
+    )
+
+
+@cache
+def _update_sql(table: str, columns: tuple[str, ...]) -> str:
+    assignments = ", ".join(f"{_quote(c)} = s.{_quote(c)}" for c in columns if c not in KEY_COLUMNS)
+    return (
+        f"UPDATE {_quote(table)} AS t SET {assignments} "
+        f"FROM json_populate_recordset(NULL::{_quote(table)}, %s::json) AS s "
+        "WHERE t.process_instance_id = s.process_instance_id AND t.id = s.id "
+        f"AND {_AFTER_INSTANCE}"
+    )
+
+
+@cache
+def _delete_sql(table: str) -> str:
+    return f"DELETE FROM {_quote(table)} WHERE process_instance_id = %s AND id = ANY(%s::varchar[])"
+
+
+_UPDATE_INSTANCE = (
+    "UPDATE process_instances AS t SET "
+    + ", ".join(f"{_quote(c)} = s.{_quote(c)}" for c in PROCESS_INSTANCES.names if c != "id")
+    + " FROM json_populate_record(NULL::process_instances, %s::json) AS s "
+    "WHERE t.id = s.id AND t.revision = %s RETURNING 1"
+)
+_UPDATE_VARIABLES = (
+    "UPDATE variables AS t SET type_name = s.type_name, text_value = s.text_value "
+    "FROM json_populate_recordset(NULL::variables, %s::json) AS s "
+    "WHERE t.process_instance_id = s.process_instance_id "
+    f"AND t.scope_id = s.scope_id AND t.name = s.name AND {_AFTER_INSTANCE}"
+)
+_DELETE_VARIABLES = (
+    "DELETE FROM variables AS t USING unnest(%s::varchar[], %s::varchar[]) AS s(scope_id, name) "
+    "WHERE t.process_instance_id = %s AND t.scope_id = s.scope_id AND t.name = s.name "
+    f"AND {_AFTER_INSTANCE}"
+)
