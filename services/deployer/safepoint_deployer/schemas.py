@@ -7,30 +7,16 @@ format, ``2026-01-01T10:00:00.000+0000``.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
+from safepoint.camunda_rest import CamundaModel as CamundaModel
+from safepoint.camunda_rest import ExceptionDto as ExceptionDto
+from safepoint.camunda_rest import HealthDto as HealthDto
+from safepoint.camunda_rest import LinkDto as LinkDto
+from safepoint.camunda_rest import ProcessDefinitionDto as ProcessDefinitionDto
 from safepoint.contract import Timestamp
-from safepoint.core.deployments import Deployment, ProcessDefinition
+from safepoint.core.deployments import Deployment
 from safepoint.errors import Problem
-
-
-class CamundaModel(BaseModel):
-    """A JSON object of Camunda's REST API: camelCase names, snake_case in Python."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-    )
-
-
-class ExceptionDto(CamundaModel):
-    """Camunda's error body: the exception type and its message."""
-
-    type: str = Field(examples=["InvalidRequestException"])
-    message: str
 
 
 class ProblemDto(CamundaModel):
@@ -105,54 +91,6 @@ class ParseExceptionDto(CamundaModel):
             message=message,
             problems=[ProblemDto.of(problem) for problem in problems],
             details=details,
-        )
-
-
-class LinkDto(CamundaModel):
-    """A link to a resource (Camunda's ``AtomLink``)."""
-
-    method: str = "GET"
-    href: str
-    rel: str = "self"
-
-
-class HealthDto(CamundaModel):
-    """Whether the service (and, for readiness, its database) is up."""
-
-    status: str = Field(examples=["UP"])
-    database: str | None = Field(default=None, examples=["UP"])
-    message: str | None = None
-
-
-class ProcessDefinitionDto(CamundaModel):
-    """Camunda's ``ProcessDefinitionDto``."""
-
-    id: str
-    key: str
-    category: str | None = None
-    description: str | None = None
-    name: str | None = None
-    version: int
-    resource: str
-    deployment_id: str
-    diagram: str | None = None
-    suspended: bool = False
-    tenant_id: str | None = None
-    version_tag: str | None = None
-    history_time_to_live: int | None = None
-    startable_in_tasklist: bool = True
-
-    @classmethod
-    def of(cls, definition: ProcessDefinition) -> ProcessDefinitionDto:
-        """The DTO of a deployed process definition."""
-        return cls(
-            id=definition.id,
-            key=definition.key,
-            name=definition.name,
-            version=definition.version,
-            resource=definition.resource_name,
-            deployment_id=definition.deployment_id,
-            version_tag=definition.version_tag,
         )
 
 
