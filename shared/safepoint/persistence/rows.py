@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import RowMapping, Table
@@ -34,19 +35,26 @@ class EntityTable(Generic[E]):
     table: Table
     entity: type[E]
     names: tuple[str, ...]
+    _values: attrgetter[tuple[object, ...]]
+    """All of an entity's field values at once, in ``names`` order (one C call)."""
+    _dicts: tuple[int, ...]
+    """Positions of the fields holding a dict (copied in snapshots: dicts are mutable)."""
 
     @classmethod
     def of(cls, table: Table, entity: type[E]) -> EntityTable[E]:
         """Pair ``table`` with ``entity``; every field must have its column."""
-        names = tuple(f.name for f in fields(entity))  # type: ignore[arg-type]
+        entity_fields = fields(entity)  # type: ignore[arg-type]
+        names = tuple(f.name for f in entity_fields)
         missing = set(names) - set(table.c.keys())
         if missing:
             raise TypeError(f"table {table.name} lacks columns {sorted(missing)}")
-        return cls(table, entity, names)
+        dicts = tuple(i for i, f in enumerate(entity_fields) if "dict" in str(f.type).split("[")[0])
+        getter = attrgetter(*names) if len(names) > 1 else _single(names[0])
+        return cls(table, entity, names, getter, dicts)
 
     def row(self, obj: E) -> dict[str, Any]:
         """The column values of ``obj``."""
-        return {name: getattr(obj, name) for name in self.names}
+        return dict(zip(self.names, self._values(obj), strict=True))
 
     def load(self, row: RowMapping) -> E:
         """The entity a row stands for."""
@@ -54,10 +62,20 @@ class EntityTable(Generic[E]):
 
     def snapshot(self, obj: E) -> RowSnapshot:
         """The values of ``obj`` to compare later; dicts are copied, since they are mutable."""
-        return tuple(
-            dict(value) if isinstance(value, dict) else value
-            for value in (getattr(obj, name) for name in self.names)
-        )
+        values = self._values(obj)
+        if not self._dicts:
+            return values
+        copied = list(values)
+        for i in self._dicts:
+            value = copied[i]
+            if isinstance(value, dict):
+                copied[i] = dict(value)
+        return tuple(copied)
+
+
+def _single(name: str) -> Any:
+    get = attrgetter(name)
+    return lambda obj: (get(obj),)
 
 
 PROCESS_INSTANCES = EntityTable.of(tables.process_instances, ProcessInstance)
