@@ -30,7 +30,7 @@ from safepoint.devstack import ServiceSpec, Stack
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parents[1]
 BASE_PORT = int(os.environ.get("SAFEPOINT_BENCH_PORT", "18180"))
-CONCURRENCY = 8
+CONCURRENCY = int(os.environ.get("SAFEPOINT_BENCH_CONCURRENCY", "8"))
 """Jobs in flight per job-executor (its prefetch and worker threads), as in the floor."""
 
 

@@ -1,10 +1,12 @@
 """One process instance on PostgreSQL in few round trips: the job's hot path.
 
 Loading is one statement: the instance row and each of its collections as a JSON
-array (``json_agg``), decoded here with the columns' own types. With ``lock=True`` a
-``SELECT ... FOR UPDATE`` comes first, on its own: a statement that waited for the lock
-would read the collections as of before the wait, so the load is a second statement
-that sees what the lock holder committed.
+array (``json_agg``), decoded here with the columns' own types. With ``lock=True`` the
+same statement locks the instance row (``FOR UPDATE``). A statement that had to wait
+for the lock reads the locked row as the holder committed it, but the collections as
+of before the wait (READ COMMITTED keeps the statement's snapshot); every write to an
+instance bumps its revision, so the statement also reads the revision as of its
+snapshot, and when the two differ it loads again, now under the lock, seeing it all.
 
 Saving is one statement too: data-modifying CTEs, one per table and kind of change,
 each taking its rows as one JSON parameter (``json_populate_recordset``), so that the
@@ -149,31 +151,40 @@ def _collection_json(collection: Collection) -> str:
     )
 
 
-_LOAD = (
+_SELECT = (
     "SELECT json_build_array("
     + _columns(tables.process_instances, PROCESS_INSTANCES.names)
     + "), "
     + ", ".join(_collection_json(c) for c in COLLECTIONS)
     + ", (SELECT coalesce(json_agg(json_build_array(variables.scope_id, variables.name, "
     "variables.type_name, variables.text_value) ORDER BY variables.scope_id, variables.name), "
-    "'[]'::json) FROM variables WHERE variables.process_instance_id = process_instances.id) "
-    "FROM process_instances WHERE process_instances.id = %s"
+    "'[]'::json) FROM variables WHERE variables.process_instance_id = process_instances.id)"
 )
-_LOCK = "SELECT 1 FROM process_instances WHERE id = %s FOR UPDATE"
+_LOAD = _SELECT + " FROM process_instances WHERE process_instances.id = %s"
+_LOAD_LOCKED = (
+    _SELECT + ", (SELECT seen.revision FROM process_instances AS seen "
+    "WHERE seen.id = process_instances.id) "
+    "FROM process_instances WHERE process_instances.id = %s FOR UPDATE OF process_instances"
+)
 
 
 def load_instance(
     connection: Connection, process_instance_id: str, *, lock: bool
 ) -> Snapshot | None:
     """Load an instance's runtime state (open incidents and activity instances only)."""
-    if lock and _fetch(connection, _LOCK, (process_instance_id,)) is None:
-        return None
-    row = _fetch(connection, _LOAD, (process_instance_id,))
+    row = _fetch(connection, _LOAD_LOCKED if lock else _LOAD, (process_instance_id,))
     if row is None:
         return None
-    state = InstanceState(instance=_INSTANCE.decode(row[0]))
+    instance = _INSTANCE.decode(row[0])
+    if lock and row[-1] != instance.revision:  # waited for the lock: read again
+        row = _fetch(connection, _LOAD, (process_instance_id,))
+        if row is None:
+            return None
+        instance = _INSTANCE.decode(row[0])
+    state = InstanceState(instance=instance)
+    collections = row[1 : len(COLLECTIONS) + 1]
     entities: dict[str, dict[str, RowSnapshot]] = {}
-    for collection, loaded_rows in zip(COLLECTIONS, row[1:-1], strict=True):
+    for collection, loaded_rows in zip(COLLECTIONS, collections, strict=True):
         codec = _CODECS[collection.rows.table.name]
         loaded = getattr(state, collection.attribute)
         snapshots = entities[collection.attribute] = {}
@@ -182,7 +193,7 @@ def load_instance(
             loaded[entity.id] = entity
             snapshots[entity.id] = collection.rows.snapshot(entity)
     variables: dict[VariableKey, tuple[str, str]] = {}
-    for scope_id, name, type_name, text in row[-1]:
+    for scope_id, name, type_name, text in row[len(COLLECTIONS) + 1]:
         state.variables.setdefault(scope_id, {})[name] = deserialize(type_name, text)
         variables[(scope_id, name)] = (type_name, text)
     return Snapshot(state, state.instance.revision, entities, variables, set())

@@ -1,4 +1,5 @@
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -94,3 +95,40 @@ def test_loading_with_lock_blocks_another_locking_load_on_postgresql(
             other.connection.execute(text("SET LOCAL lock_timeout = '200ms'"))
             assert other.load_instance("pi-1") is not None  # a plain read does not wait
             other.load_instance("pi-1", lock=True)
+
+
+def test_a_locking_load_that_waited_sees_what_the_lock_holder_committed(
+    store: Store, new_state: NewState, database_url: str
+) -> None:
+    # PostgreSQL reads the instance and its rows in one statement that also takes the
+    # lock; one that waited must not return the rows as they were before the wait.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no row locks: lock=True is ignored there")
+    with store.unit_of_work() as uow:
+        uow.insert_instance(new_state("pi-1"))
+    locked = threading.Event()
+    seen: list[InstanceState] = []
+
+    def waiter() -> None:
+        locked.wait(10)
+        with store.unit_of_work() as uow:
+            state = uow.load_instance("pi-1", lock=True)  # blocks until the holder commits
+            assert state is not None
+            seen.append(state)
+
+    thread = threading.Thread(target=waiter)
+    with store.unit_of_work() as holder:
+        state = holder.load_instance("pi-1", lock=True)
+        assert state is not None
+        thread.start()
+        locked.set()
+        time.sleep(0.3)  # the waiter's statement is running, and waits for the lock
+        del state.jobs["pi-1-job-1"]
+        state.variables["pi-1"]["amount"] = 11
+        holder.save_instance(state)
+    thread.join(10)
+
+    (after,) = seen
+    assert after.instance.revision == 2
+    assert "pi-1-job-1" not in after.jobs
+    assert after.variables["pi-1"]["amount"] == 11
