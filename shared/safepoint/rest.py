@@ -7,12 +7,13 @@ JSON form, and how a request's W3C trace context reaches the engine are the same
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from safepoint import tracing
 from safepoint.embedded import use_trace_context
@@ -48,12 +49,27 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def trace_context(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Run the request under its server span's context (traced), else the one it carries.
+class TraceContextMiddleware:
+    """Runs each HTTP request under its server span's context (traced), else the one it carries.
 
     Jobs the request creates store this context, so their spans join the request's trace.
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` would run every request
+    in a task of its own and stream its body through a queue.
+
+    Args:
+        app: the ASGI application it wraps.
     """
-    with use_trace_context(tracing.current_headers() or dict(request.headers)):
-        return await call_next(request)
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI event; only HTTP requests get a trace context."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carried = tracing.current_headers() or {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+        }
+        with use_trace_context(carried):
+            await self.app(scope, receive, send)

@@ -24,7 +24,7 @@ from safepoint.errors import (
 )
 from safepoint.persistence.store import Store
 from safepoint.registry import load_delegates
-from safepoint.rest import ErrorMapping, error_mapping, trace_context, validation_error
+from safepoint.rest import ErrorMapping, TraceContextMiddleware, error_mapping, validation_error
 from safepoint_deployer.api import health, router
 from safepoint_deployer.events import EventPublisher
 from safepoint_deployer.schemas import ParseExceptionDto
@@ -145,7 +145,7 @@ def create_app(
         include_in_schema=False,
     )
     app.include_router(router)
-    app.middleware("http")(trace_context)
+    app.add_middleware(TraceContextMiddleware)
     tracing.instrument_app(app)
     app.add_exception_handler(SafepointError, _safepoint_error)
     app.add_exception_handler(RequestValidationError, validation_error)

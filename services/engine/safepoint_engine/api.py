@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from safepoint.contract import TypedValue, from_typed, to_typed
+from safepoint.core.deployments import ProcessDefinition
 from safepoint.errors import NotFound
 from safepoint_engine.queries import (
     ExternalTaskQuery,
@@ -187,7 +188,7 @@ def start_process_instance_by_key(
 ) -> ProcessInstanceDto:
     """Start the latest version of ``key``; it runs up to its first safe points."""
     definition = service.latest_process_definition(key)
-    return _start(service, request, definition.id, body or StartProcessInstanceDto())
+    return _start(service, request, definition, body or StartProcessInstanceDto())
 
 
 @router.get(
@@ -226,13 +227,16 @@ def start_process_instance(
     body: StartProcessInstanceDto | None = None,
 ) -> ProcessInstanceDto:
     """Start this exact process definition version."""
-    return _start(service, request, process_definition_id, body or StartProcessInstanceDto())
+    definition = service.process_definition(process_definition_id)
+    return _start(service, request, definition, body or StartProcessInstanceDto())
 
 
 def _start(
-    service: EngineService, request: Request, definition_id: str, body: StartProcessInstanceDto
+    service: EngineService,
+    request: Request,
+    definition: ProcessDefinition,
+    body: StartProcessInstanceDto,
 ) -> ProcessInstanceDto:
-    definition = service.process_definition(definition_id)
     instance = service.start_process_instance(
         definition, from_typed(body.variables), body.business_key
     )

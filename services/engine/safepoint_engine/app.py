@@ -28,7 +28,7 @@ from safepoint.errors import (
     SafepointError,
 )
 from safepoint.registry import load_delegates
-from safepoint.rest import ErrorMapping, error_mapping, trace_context, validation_error
+from safepoint.rest import ErrorMapping, TraceContextMiddleware, error_mapping, validation_error
 from safepoint_engine.api import health, router
 from safepoint_engine.messaging_runtime import MessagingOptions, MessagingRuntime
 from safepoint_engine.observability import count_open_incidents
@@ -191,7 +191,7 @@ def create_app(
         include_in_schema=False,
     )
     app.include_router(router)
-    app.middleware("http")(trace_context)
+    app.add_middleware(TraceContextMiddleware)
     tracing.instrument_app(app)
     app.add_exception_handler(SafepointError, _safepoint_error)
     app.add_exception_handler(RequestValidationError, validation_error)
