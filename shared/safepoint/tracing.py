@@ -74,6 +74,10 @@ MESSAGE_ID: Final = "messaging.message.id"
 CONVERSATION_ID: Final = "messaging.message.conversation_id"
 BODY_SIZE: Final = "messaging.message.body.size"
 MESSAGE_TYPE: Final = "safepoint.message.type"
+DB_SYSTEM: Final = "db.system"
+DB_OPERATION: Final = "db.operation"
+DB_STATEMENT: Final = "db.statement"
+"""The attribute names the SQLAlchemy instrumentation gives its spans, for the same look."""
 DELIVERY_COUNT: Final = "safepoint.message.delivery_count"
 PROCESS_DEFINITION_KEY: Final = "bpmn.process_definition_key"
 PROCESS_INSTANCE_ID: Final = "bpmn.process_instance_id"
@@ -349,6 +353,30 @@ def consumer_span(
         attributes=attributes,
     ) as span:
         yield span
+
+
+@contextmanager
+def database_span(name: str, statement: str) -> Iterator[None]:
+    """A ``CLIENT`` span around one PostgreSQL statement run on the driver directly.
+
+    The persistence hot path bypasses SQLAlchemy (whose instrumentation makes the other
+    statements' spans); this gives its statements the same kind of span, for less.
+    No-op when tracing is off.
+
+    Args:
+        name: the span's name, ``"<operation> <table>"``.
+        statement: the SQL text.
+    """
+    if _tracing is None:
+        yield
+        return
+    attributes: dict[str, str | int] = {
+        DB_SYSTEM: "postgresql",
+        DB_OPERATION: name.split(" ", 1)[0],
+        DB_STATEMENT: statement,
+    }
+    with _tracer().start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes):
+        yield
 
 
 @contextmanager

@@ -388,6 +388,10 @@ def test_one_trace_spans_every_hop_of_an_instance(
     assert executor_publishes, summary
     for publish in executor_publishes:
         assert by_id[publish.parent_span_id].name.startswith("execute job"), (publish, summary)
+    # The job's own statements, run on the driver directly, have their spans too.
+    for job in (s for s in spans if s.name.startswith("execute job")):
+        statements = {s.name for s in spans if s.parent_span_id == job.span_id and s.kind == CLIENT}
+        assert {"SELECT process_instances", "WITH process_instances"} <= statements, summary
 
 
 def test_metrics_count_what_ran(

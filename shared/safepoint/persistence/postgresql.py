@@ -17,11 +17,12 @@ won (optimistic locking).
 
 The SQL is plain text, run on the driver's connection inside the unit of work's
 transaction: no statement is built, no cache key computed, no result wrapped (a third
-of a job's CPU in this process otherwise). When something listens to SQLAlchemy's
-statement events (OpenTelemetry's SQLAlchemy instrumentation when tracing is on, a
-test counting statements) the same text goes through ``exec_driver_sql`` instead, so
-that each statement still has its span. Either way the driver's errors reach the unit
-of work as SQLAlchemy's, and are translated there.
+of a job's CPU in this process otherwise). With tracing on, each statement gets a
+``CLIENT`` span of its own (:func:`safepoint.tracing.database_span`), like the spans
+the SQLAlchemy instrumentation makes for every other statement. With tracing off and
+something listening to SQLAlchemy's statement events (a test counting statements), the
+text goes through ``exec_driver_sql`` instead. Either way the driver's errors reach the
+unit of work as SQLAlchemy's, and are translated there.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
+from safepoint import tracing
 from safepoint.core.state import InstanceState
 from safepoint.errors import OptimisticLockError
 from safepoint.persistence import tables
@@ -172,12 +174,17 @@ def load_instance(
     connection: Connection, process_instance_id: str, *, lock: bool
 ) -> Snapshot | None:
     """Load an instance's runtime state (open incidents and activity instances only)."""
-    row = _fetch(connection, _LOAD_LOCKED if lock else _LOAD, (process_instance_id,))
+    row = _fetch(
+        connection,
+        "SELECT process_instances",
+        _LOAD_LOCKED if lock else _LOAD,
+        (process_instance_id,),
+    )
     if row is None:
         return None
     instance = _INSTANCE.decode(row[0])
     if lock and row[-1] != instance.revision:  # waited for the lock: read again
-        row = _fetch(connection, _LOAD, (process_instance_id,))
+        row = _fetch(connection, "SELECT process_instances", _LOAD, (process_instance_id,))
         if row is None:
             return None
         instance = _INSTANCE.decode(row[0])
@@ -228,7 +235,7 @@ def write_changes(connection: Connection, changes: ChangeSet) -> None:
         if table_changes.updated:
             add(_update_sql(name, codec.columns), _rows_json(codec, table_changes.updated))
         if table_changes.deleted:
-            add(_delete_sql(name), table_changes.process_instance_id, table_changes.deleted)
+            add(_delete_sql(name), table_changes.process_instance_id, _dumps(table_changes.deleted))
     if changes.variables_inserted:
         add(_insert_sql("variables", _VARIABLE_COLUMNS), _dumps(changes.variables_inserted))
     if changes.variables_updated:
@@ -236,9 +243,8 @@ def write_changes(connection: Connection, changes: ChangeSet) -> None:
     if changes.variables_deleted:
         add(
             _DELETE_VARIABLES,
-            [scope for scope, _ in changes.variables_deleted],
-            [name for _, name in changes.variables_deleted],
             changes.process_instance_id,
+            _dumps([{"scope_id": s, "name": n} for s, n in changes.variables_deleted]),
         )
     if changes.job_logs:
         add(
@@ -246,7 +252,7 @@ def write_changes(connection: Connection, changes: ChangeSet) -> None:
             _rows_json(_CODECS["job_logs"], changes.job_logs),
         )
     sql = "WITH " + ", ".join(ctes) + " SELECT count(*) FROM w0"
-    written = _fetch(connection, sql, tuple(params))
+    written = _fetch(connection, "WITH process_instances", sql, tuple(params))
     if written is None or written[0] != 1:
         raise OptimisticLockError(
             f"process instance {changes.process_instance_id} was updated by another "
@@ -264,12 +270,20 @@ winner inserted) and the statement reports 0, an optimistic locking conflict.
 """
 
 
-def _fetch(connection: Connection, sql: str, params: tuple[Any, ...]) -> Sequence[Any] | None:
-    """Run ``sql`` in the connection's transaction; its first row, or ``None``."""
-    if connection.dispatch.before_cursor_execute:  # someone observes statements
+def _fetch(
+    connection: Connection, name: str, sql: str, params: tuple[Any, ...]
+) -> Sequence[Any] | None:
+    """Run ``sql`` in the connection's transaction; its first row, or ``None``.
+
+    ``name`` names the statement's span when tracing is on.
+    """
+    if connection.dispatch.before_cursor_execute and not tracing.enabled():
+        # Observed (a test counting statements): through SQLAlchemy, for its events.
         return connection.exec_driver_sql(sql, params).first()
+    raw = connection.connection.driver_connection
     try:
-        return connection.connection.driver_connection.execute(sql, params).fetchone()  # type: ignore[no-any-return,union-attr]
+        with tracing.database_span(name, sql):
+            return raw.execute(sql, params).fetchone()  # type: ignore[no-any-return,union-attr]
     except psycopg.Error as exc:
         raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
 
@@ -277,7 +291,7 @@ def _fetch(connection: Connection, sql: str, params: tuple[Any, ...]) -> Sequenc
 _VARIABLE_COLUMNS = ("process_instance_id", "scope_id", "name", "type_name", "text_value")
 
 
-def _dumps(rows: list[dict[str, Any]]) -> str:
+def _dumps(rows: list[Any]) -> str:
     return json.dumps(rows, separators=(",", ":"))
 
 
@@ -316,7 +330,7 @@ def _update_sql(table: str, columns: tuple[str, ...]) -> str:
 def _delete_sql(table: str) -> str:
     return (
         f"DELETE FROM {_quote(table)} WHERE process_instance_id = %s "
-        f"AND id = ANY(%s::varchar[]) AND {_AFTER_INSTANCE}"
+        f"AND id IN (SELECT json_array_elements_text(%s::json)) AND {_AFTER_INSTANCE}"
     )
 
 
@@ -333,7 +347,7 @@ _UPDATE_VARIABLES = (
     f"AND t.scope_id = s.scope_id AND t.name = s.name AND {_AFTER_INSTANCE}"
 )
 _DELETE_VARIABLES = (
-    "DELETE FROM variables AS t USING unnest(%s::varchar[], %s::varchar[]) AS s(scope_id, name) "
-    "WHERE t.process_instance_id = %s AND t.scope_id = s.scope_id AND t.name = s.name "
+    "DELETE FROM variables AS t WHERE t.process_instance_id = %s AND (t.scope_id, t.name) IN "
+    "(SELECT s.scope_id, s.name FROM json_populate_recordset(NULL::variables, %s::json) AS s) "
     f"AND {_AFTER_INSTANCE}"
 )
