@@ -93,6 +93,8 @@ class Tracing:
 
     provider: TracerProvider
     service_name: str
+    tracer: trace.Tracer
+    """Safepoint's tracer, made once (``get_tracer`` builds a new one on every call)."""
 
     def shutdown(self) -> None:
         """Export the spans still buffered and stop exporting."""
@@ -139,7 +141,9 @@ def configure(default_service_name: str) -> Tracing | None:
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
     SQLAlchemyInstrumentor().instrument(tracer_provider=provider)
-    _tracing = Tracing(provider, str(resource.attributes[SERVICE_NAME]))
+    _tracing = Tracing(
+        provider, str(resource.attributes[SERVICE_NAME]), provider.get_tracer(INSTRUMENTATION_NAME)
+    )
     logger.info("tracing on: exporting spans of %s over OTLP", _tracing.service_name)
     return _tracing
 
@@ -234,6 +238,8 @@ _activity_spans: ContextVar[dict[str, Span] | None] = ContextVar(
 
 
 def _tracer() -> trace.Tracer:
+    if _tracing is not None:
+        return _tracing.tracer
     return trace.get_tracer(INSTRUMENTATION_NAME)
 
 

@@ -79,7 +79,8 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(tracing, "_tracing", tracing.Tracing(provider, "engine-test"))
+    tracer = provider.get_tracer(tracing.INSTRUMENTATION_NAME)
+    monkeypatch.setattr(tracing, "_tracing", tracing.Tracing(provider, "engine-test", tracer))
     yield exporter
     provider.shutdown()
 
