@@ -45,6 +45,22 @@ def _repeat(
     return {"runs": done, "summary": {f: summary(r[f] for r in done) for f in fields}}
 
 
+def _alternate(
+    names: list[str], actions: dict[str, Callable[[], dict[str, Any]]], runs: int
+) -> dict[str, dict[str, Any]]:
+    """Run every action once per round, ``runs`` rounds; each one's runs and summary."""
+    done: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for n in range(1, runs + 1):
+        for name in names:
+            result = actions[name]()
+            _say(f"{name} run {n}/{runs}: " + ", ".join(f"{f}={result[f]}" for f in SUMMARIZED))
+            done[name].append(result)
+    return {
+        name: {"runs": r, "summary": {f: summary(x[f] for x in r) for f in SUMMARIZED}}
+        for name, r in done.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -63,36 +79,48 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_at_start": load_average(),
     }
     chain = async_chain("chain", TASKS)
+    # The figures compared (2 executors, 2 floor processes) run alternately, so that the
+    # machine's drift (it slows down under sustained load) falls on both alike.
+    measured: dict[str, Callable[[], dict[str, Any]]] = {}
     if "chain" in parts:
-        results["async_chain"] = {}
-        for executors in (1, 2):
+        for executors in (2, 1):
             run = ChainRun(chain, "chain", TASKS, instances, executors)
-            results["async_chain"][str(executors)] = _repeat(
-                f"async chain, {executors} executor(s)",
-                args.runs,
-                lambda run=run: run_chain(run, log_dir=logs),
-                SUMMARIZED,
+            measured[f"async chain, {executors} executor(s)"] = lambda run=run: run_chain(
+                run, log_dir=logs
             )
         light = ChainRun(chain, "chain", TASKS, 4, 2)
-        results["light_load"] = _repeat(
-            "async chain, 4 instances, 2 executors",
-            args.runs,
-            lambda: run_chain(light, log_dir=logs),
-            SUMMARIZED,
-        )
+        measured["async chain, 4 instances, 2 executors"] = lambda: run_chain(light, log_dir=logs)
     if "floor" in parts:
-        results["floor"] = {}
-        for processes in (1, 2):
-            results["floor"][str(processes)] = _repeat(
-                f"floor, {processes} process(es)",
-                args.runs,
-                lambda p=processes: run_floor(instances=instances, hops=TASKS, processes=p),
-                SUMMARIZED,
+        for processes in (2, 1):
+            measured[f"floor, {processes} process(es)"] = lambda p=processes: run_floor(
+                instances=instances, hops=TASKS, processes=p
             )
+    order = [
+        "async chain, 2 executor(s)",
+        "floor, 2 process(es)",
+        "async chain, 1 executor(s)",
+        "floor, 1 process(es)",
+        "async chain, 4 instances, 2 executors",
+    ]
+    done = _alternate([n for n in order if n in measured], measured, args.runs)
+    if "chain" in parts:
+        results["async_chain"] = {str(n): done[f"async chain, {n} executor(s)"] for n in (1, 2)}
+        results["light_load"] = done["async chain, 4 instances, 2 executors"]
+    if "floor" in parts:
+        results["floor"] = {str(n): done[f"floor, {n} process(es)"] for n in (1, 2)}
     if "chain" in parts and "floor" in parts:
         ours = results["async_chain"]["2"]["summary"]["safe_points_per_second"]["median"]
         floor = results["floor"]["2"]["summary"]["safe_points_per_second"]["median"]
-        results["ratios"] = {"Safepoint (2 executors) ÷ floor (2 processes)": ours / floor}
+        paired = [
+            c["safe_points_per_second"] / f["safe_points_per_second"]
+            for c, f in zip(
+                results["async_chain"]["2"]["runs"], results["floor"]["2"]["runs"], strict=True
+            )
+        ]
+        results["ratios"] = {
+            "Safepoint (2 executors) ÷ floor (2 processes), medians": ours / floor,
+            "the same, median of the rounds' ratios": summary(paired)["median"],
+        }
     if "sync" in parts:
         results["sync"] = {}
         repeat = 10 if args.quick else 30
@@ -114,16 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     if "growth" in parts:
         results["growth"] = {}
         waiting_sizes = (200, 2_000) if args.quick else (200, 2_000, 20_000)
+        growing: dict[str, Callable[[], dict[str, Any]]] = {}
         for count in waiting_sizes:
             run = ChainRun(
                 chain, "chain", TASKS, 100, 2, waiting=count, waiting_model=waiting("waiting")
             )
-            results["growth"][f"waiting {count}"] = _repeat(
-                f"growth, {count} waiting",
-                args.runs,
-                lambda run=run: run_chain(run, log_dir=logs),
-                SUMMARIZED,
-            )
+            growing[f"waiting {count}"] = lambda run=run: run_chain(run, log_dir=logs)
+        # alternated, like the chain and the floor: the sizes are compared with each other
+        results["growth"].update(_alternate(list(growing), growing, args.runs))
         for branches in (10, 50) if args.quick else (10, 50, 200):
             run = ChainRun(
                 async_fork("forks", branches), "forks", branches, max(10, 2_000 // branches), 2
