@@ -2,11 +2,13 @@
 
 Loading is one statement: the instance row and each of its collections as a JSON
 array (``json_agg``), decoded here with the columns' own types. With ``lock=True`` the
-same statement locks the instance row (``FOR UPDATE``). A statement that had to wait
-for the lock reads the locked row as the holder committed it, but the collections as
-of before the wait (READ COMMITTED keeps the statement's snapshot); every write to an
-instance bumps its revision, so the statement also reads the revision as of its
-snapshot, and when the two differ it loads again, now under the lock, seeing it all.
+same statement locks the instance row (``FOR UPDATE SKIP LOCKED``). When another
+transaction holds the lock, it returns nothing, and the load waits for the lock in a
+statement of its own, then reads (the state is built once, from what the holder
+committed). A row committed to between the statement's snapshot and its lock is read
+as committed while the collections are as of the snapshot (READ COMMITTED); every write
+to an instance bumps its revision, so the statement also reads the revision as of its
+snapshot, and when the two differ it reads again, now under the lock.
 
 Saving is one statement too: data-modifying CTEs, one per table and kind of change,
 each taking its rows as one JSON parameter (``json_populate_recordset``), so that the
@@ -31,7 +33,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import psycopg
@@ -52,7 +54,7 @@ from safepoint.persistence.changes import (
     Snapshot,
     VariableKey,
 )
-from safepoint.persistence.column_types import UtcDateTime
+from safepoint.persistence.column_types import JsonDict, UtcDateTime
 from safepoint.persistence.rows import JOB_LOGS, PROCESS_INSTANCES, EntityTable, RowSnapshot
 from safepoint.persistence.variables import deserialize
 
@@ -90,10 +92,25 @@ def _decoder(column: Column[Any]) -> Convert:
         return lambda value: (
             None if value is None else datetime.fromisoformat(value).astimezone(UTC)
         )
+    if isinstance(column_type, JsonDict):
+        return _json_dict
     if isinstance(column_type, TypeDecorator):
         process = column_type.process_result_value
         return lambda value: process(value, _DIALECT)
     return _identity
+
+
+@lru_cache(maxsize=1024)
+def _parsed_dict(text: str) -> dict[str, Any]:
+    return dict(json.loads(text)) if text else {}
+
+
+def _json_dict(text: str | None) -> dict[str, Any]:
+    """A ``JsonDict`` column's dict, a copy of its own for each row.
+
+    The same text (a trace context, shared by an instance's rows) is parsed once.
+    """
+    return {} if not text else dict(_parsed_dict(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,16 +120,18 @@ class _Codec:
     rows: EntityTable[Any]
     columns: tuple[str, ...]
     encoders: tuple[Convert, ...]
-    decoders: tuple[Convert, ...]
+    decoders: tuple[tuple[int, Convert], ...]
+    """Only the columns whose JSON value needs converting (most need none)."""
 
     @classmethod
     def of(cls, rows: EntityTable[Any]) -> _Codec:
         columns = [rows.table.c[name] for name in rows.names]
+        decoders = ((i, _decoder(c)) for i, c in enumerate(columns))
         return cls(
             rows,
             rows.names,
             tuple(_encoder(c) for c in columns),
-            tuple(_decoder(c) for c in columns),
+            tuple((i, decode) for i, decode in decoders if decode is not _identity),
         )
 
     def encode(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -122,12 +141,13 @@ class _Codec:
         }
 
     def decode(self, values: list[Any]) -> Any:
-        return self.rows.entity(
-            **{
-                name: decode(value)
-                for name, decode, value in zip(self.columns, self.decoders, values, strict=True)
-            }
-        )
+        """The entity of one JSON array of column values (``values`` is converted in place).
+
+        Entity classes are dataclasses whose fields are the columns, in this order.
+        """
+        for i, decode in self.decoders:
+            values[i] = decode(values[i])
+        return self.rows.entity(*values)
 
 
 _INSTANCE = _Codec.of(PROCESS_INSTANCES)
@@ -166,8 +186,12 @@ _LOAD = _SELECT + " FROM process_instances WHERE process_instances.id = %s"
 _LOAD_LOCKED = (
     _SELECT + ", (SELECT seen.revision FROM process_instances AS seen "
     "WHERE seen.id = process_instances.id) "
-    "FROM process_instances WHERE process_instances.id = %s FOR UPDATE OF process_instances"
+    "FROM process_instances WHERE process_instances.id = %s "
+    "FOR UPDATE OF process_instances SKIP LOCKED"
 )
+_LOCK = "SELECT 1 FROM process_instances WHERE id = %s FOR UPDATE"
+_REVISION = PROCESS_INSTANCES.names.index("revision")
+"""Where the revision is in the instance row's JSON array."""
 
 
 def load_instance(
@@ -180,14 +204,17 @@ def load_instance(
         _LOAD_LOCKED if lock else _LOAD,
         (process_instance_id,),
     )
+    if row is None and lock:
+        # Locked by another transaction (or gone): wait for the lock, then read.
+        if _fetch(connection, "SELECT process_instances", _LOCK, (process_instance_id,)) is None:
+            return None
+        row = _fetch(connection, "SELECT process_instances", _LOAD, (process_instance_id,))
+    elif row is not None and lock and row[-1] != row[0][_REVISION]:
+        # Committed to between the statement's snapshot and its lock: read again.
+        row = _fetch(connection, "SELECT process_instances", _LOAD, (process_instance_id,))
     if row is None:
         return None
     instance = _INSTANCE.decode(row[0])
-    if lock and row[-1] != instance.revision:  # waited for the lock: read again
-        row = _fetch(connection, "SELECT process_instances", _LOAD, (process_instance_id,))
-        if row is None:
-            return None
-        instance = _INSTANCE.decode(row[0])
     state = InstanceState(instance=instance)
     collections = row[1 : len(COLLECTIONS) + 1]
     entities: dict[str, dict[str, RowSnapshot]] = {}
