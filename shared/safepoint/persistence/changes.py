@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement
 
 from safepoint.core.state import InstanceState
+from safepoint.errors import OptimisticLockError
 from safepoint.persistence import tables
 from safepoint.persistence.rows import (
     ACTIVITY_INSTANCES,
@@ -186,6 +187,13 @@ def committed(snapshot: Snapshot, changes: ChangeSet) -> None:
     snapshot.job_log_ids.update(row["id"] for row in changes.job_logs)
     snapshot.revision = changes.instance["revision"]
     snapshot.state.instance.revision = snapshot.revision
+
+
+def lost_update(process_instance_id: str) -> OptimisticLockError:
+    """The error of a save whose instance row no longer has the revision it was read at."""
+    return OptimisticLockError(
+        f"process instance {process_instance_id} was updated by another transaction concurrently"
+    )
 
 
 def _diff_collection(

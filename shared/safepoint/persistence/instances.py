@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from safepoint.core.state import InstanceState
-from safepoint.errors import OptimisticLockError
 from safepoint.persistence import postgresql, tables
 from safepoint.persistence.changes import (
     COLLECTIONS,
@@ -29,6 +28,7 @@ from safepoint.persistence.changes import (
     committed,
     diff,
     empty_snapshot,
+    lost_update,
 )
 from safepoint.persistence.rows import JOB_LOGS, PROCESS_INSTANCES, RowSnapshot
 from safepoint.persistence.variables import deserialize
@@ -138,10 +138,7 @@ def _write(connection: Connection, changes: ChangeSet) -> None:
             .values(**values)
         )
         if result.rowcount != 1:
-            raise OptimisticLockError(
-                f"process instance {changes.process_instance_id} was updated by another "
-                "transaction concurrently"
-            )
+            raise lost_update(changes.process_instance_id)
     for table_changes in changes.tables:
         _write_table(connection, table_changes)
     if changes.variables_inserted:

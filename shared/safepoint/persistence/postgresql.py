@@ -44,7 +44,6 @@ from sqlalchemy.types import TypeDecorator
 
 from safepoint import tracing
 from safepoint.core.state import InstanceState
-from safepoint.errors import OptimisticLockError
 from safepoint.persistence import tables
 from safepoint.persistence.changes import (
     COLLECTIONS,
@@ -53,6 +52,7 @@ from safepoint.persistence.changes import (
     Collection,
     Snapshot,
     VariableKey,
+    lost_update,
 )
 from safepoint.persistence.column_types import JsonDict, UtcDateTime
 from safepoint.persistence.rows import JOB_LOGS, PROCESS_INSTANCES, EntityTable, RowSnapshot
@@ -189,6 +189,8 @@ _LOAD_LOCKED = (
     "FROM process_instances WHERE process_instances.id = %s "
     "FOR UPDATE OF process_instances SKIP LOCKED"
 )
+_LOAD_SPAN = "SELECT process_instances"
+"""The span name of the load's statements (tracing on)."""
 _LOCK = "SELECT 1 FROM process_instances WHERE id = %s FOR UPDATE"
 _REVISION = PROCESS_INSTANCES.names.index("revision")
 """Where the revision is in the instance row's JSON array."""
@@ -200,18 +202,18 @@ def load_instance(
     """Load an instance's runtime state (open incidents and activity instances only)."""
     row = _fetch(
         connection,
-        "SELECT process_instances",
+        _LOAD_SPAN,
         _LOAD_LOCKED if lock else _LOAD,
         (process_instance_id,),
     )
     if row is None and lock:
         # Locked by another transaction (or gone): wait for the lock, then read.
-        if _fetch(connection, "SELECT process_instances", _LOCK, (process_instance_id,)) is None:
+        if _fetch(connection, _LOAD_SPAN, _LOCK, (process_instance_id,)) is None:
             return None
-        row = _fetch(connection, "SELECT process_instances", _LOAD, (process_instance_id,))
+        row = _fetch(connection, _LOAD_SPAN, _LOAD, (process_instance_id,))
     elif row is not None and lock and row[-1] != row[0][_REVISION]:
         # Committed to between the statement's snapshot and its lock: read again.
-        row = _fetch(connection, "SELECT process_instances", _LOAD, (process_instance_id,))
+        row = _fetch(connection, _LOAD_SPAN, _LOAD, (process_instance_id,))
     if row is None:
         return None
     instance = _INSTANCE.decode(row[0])
@@ -246,12 +248,9 @@ def write_changes(connection: Connection, changes: ChangeSet) -> None:
         ctes.append(f"w{len(ctes)} AS ({sql})")
         params.extend(values)
 
-    instance = json.dumps(_INSTANCE.encode(changes.instance), separators=(",", ":"))
+    instance = _dumps(_INSTANCE.encode(changes.instance))
     if changes.expected_revision is None:
-        add(
-            _insert_sql("process_instances", PROCESS_INSTANCES.names, "json_populate_record"),
-            instance,
-        )
+        add(_INSERT_INSTANCE, instance)
     else:
         add(_UPDATE_INSTANCE, instance, changes.expected_revision)
     for table_changes in changes.tables:
@@ -281,10 +280,7 @@ def write_changes(connection: Connection, changes: ChangeSet) -> None:
     sql = "WITH " + ", ".join(ctes) + " SELECT count(*) FROM w0"
     written = _fetch(connection, "WITH process_instances", sql, tuple(params))
     if written is None or written[0] != 1:
-        raise OptimisticLockError(
-            f"process instance {changes.process_instance_id} was updated by another "
-            "transaction concurrently"
-        )
+        raise lost_update(changes.process_instance_id)
 
 
 _AFTER_INSTANCE = "EXISTS (SELECT 1 FROM w0)"
@@ -315,10 +311,10 @@ def _fetch(
         raise DBAPIError.instance(sql, params, exc, psycopg.Error) from exc
 
 
-_VARIABLE_COLUMNS = ("process_instance_id", "scope_id", "name", "type_name", "text_value")
+_VARIABLE_COLUMNS = tuple(tables.variables.c.keys())
 
 
-def _dumps(rows: list[Any]) -> str:
+def _dumps(rows: list[Any] | dict[str, Any]) -> str:
     return json.dumps(rows, separators=(",", ":"))
 
 
@@ -327,18 +323,11 @@ def _rows_json(codec: _Codec, rows: list[dict[str, Any]]) -> str:
 
 
 @cache
-def _insert_sql(
-    table: str, columns: tuple[str, ...], function: str = "json_populate_recordset"
-) -> str:
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
     names = ", ".join(_quote(c) for c in columns)
-    if function == "json_populate_record":  # the instance row itself: the first CTE
-        return (
-            f"INSERT INTO {_quote(table)} ({names}) SELECT {names} "
-            f"FROM {function}(NULL::{_quote(table)}, %s::json) RETURNING 1"
-        )
     return (
         f"INSERT INTO {_quote(table)} ({names}) SELECT {names} "
-        f"FROM {function}(NULL::{_quote(table)}, %s::json) WHERE {_AFTER_INSTANCE}"
+        f"FROM json_populate_recordset(NULL::{_quote(table)}, %s::json) WHERE {_AFTER_INSTANCE}"
     )
 
 
@@ -361,6 +350,11 @@ def _delete_sql(table: str) -> str:
     )
 
 
+_INSTANCE_COLUMNS = ", ".join(_quote(c) for c in PROCESS_INSTANCES.names)
+_INSERT_INSTANCE = (
+    f"INSERT INTO process_instances ({_INSTANCE_COLUMNS}) SELECT {_INSTANCE_COLUMNS} "
+    "FROM json_populate_record(NULL::process_instances, %s::json) RETURNING 1"
+)
 _UPDATE_INSTANCE = (
     "UPDATE process_instances AS t SET "
     + ", ".join(f"{_quote(c)} = s.{_quote(c)}" for c in PROCESS_INSTANCES.names if c != "id")

@@ -49,8 +49,7 @@ class EntityTable(Generic[E]):
         if missing:
             raise TypeError(f"table {table.name} lacks columns {sorted(missing)}")
         dicts = tuple(i for i, f in enumerate(entity_fields) if "dict" in str(f.type).split("[")[0])
-        getter = attrgetter(*names) if len(names) > 1 else _single(names[0])
-        return cls(table, entity, names, getter, dicts)
+        return cls(table, entity, names, attrgetter(*names), dicts)
 
     def row(self, obj: E) -> dict[str, Any]:
         """The column values of ``obj``."""
@@ -71,11 +70,6 @@ class EntityTable(Generic[E]):
             if isinstance(value, dict):
                 copied[i] = dict(value)
         return tuple(copied)
-
-
-def _single(name: str) -> Any:
-    get = attrgetter(name)
-    return lambda obj: (get(obj),)
 
 
 PROCESS_INSTANCES = EntityTable.of(tables.process_instances, ProcessInstance)
