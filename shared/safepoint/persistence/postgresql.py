@@ -15,7 +15,10 @@ each taking its rows as one JSON parameter (``json_populate_recordset``), so tha
 statement's text depends only on which tables change and is prepared by psycopg after
 a few runs. The update of the instance row checks and bumps the revision; the
 statement returns how many instance rows it updated, and 0 means another transaction
-won (optimistic locking).
+won (optimistic locking). Every sub-statement finds its rows by the instance id as a
+parameter of its own, never only through a join with the JSON rows: the planner
+guesses 100 rows for a JSON function and would hash-join it against the whole table
+(a scan of every instance's executions per job).
 
 The SQL is plain text, run on the driver's connection inside the unit of work's
 transaction: no statement is built, no cache key computed, no result wrapped (a third
@@ -252,20 +255,24 @@ def write_changes(connection: Connection, changes: ChangeSet) -> None:
     if changes.expected_revision is None:
         add(_INSERT_INSTANCE, instance)
     else:
-        add(_UPDATE_INSTANCE, instance, changes.expected_revision)
+        add(_UPDATE_INSTANCE, instance, changes.process_instance_id, changes.expected_revision)
     for table_changes in changes.tables:
         name = table_changes.rows.table.name
         codec = _CODECS[name]
         if table_changes.inserted:
             add(_insert_sql(name, codec.columns), _rows_json(codec, table_changes.inserted))
         if table_changes.updated:
-            add(_update_sql(name, codec.columns), _rows_json(codec, table_changes.updated))
+            add(
+                _update_sql(name, codec.columns),
+                _rows_json(codec, table_changes.updated),
+                table_changes.process_instance_id,
+            )
         if table_changes.deleted:
             add(_delete_sql(name), table_changes.process_instance_id, _dumps(table_changes.deleted))
     if changes.variables_inserted:
         add(_insert_sql("variables", _VARIABLE_COLUMNS), _dumps(changes.variables_inserted))
     if changes.variables_updated:
-        add(_UPDATE_VARIABLES, _dumps(changes.variables_updated))
+        add(_UPDATE_VARIABLES, _dumps(changes.variables_updated), changes.process_instance_id)
     if changes.variables_deleted:
         add(
             _DELETE_VARIABLES,
@@ -337,7 +344,7 @@ def _update_sql(table: str, columns: tuple[str, ...]) -> str:
     return (
         f"UPDATE {_quote(table)} AS t SET {assignments} "
         f"FROM json_populate_recordset(NULL::{_quote(table)}, %s::json) AS s "
-        "WHERE t.process_instance_id = s.process_instance_id AND t.id = s.id "
+        "WHERE t.process_instance_id = %s AND t.id = s.id "
         f"AND {_AFTER_INSTANCE}"
     )
 
@@ -359,12 +366,12 @@ _UPDATE_INSTANCE = (
     "UPDATE process_instances AS t SET "
     + ", ".join(f"{_quote(c)} = s.{_quote(c)}" for c in PROCESS_INSTANCES.names if c != "id")
     + " FROM json_populate_record(NULL::process_instances, %s::json) AS s "
-    "WHERE t.id = s.id AND t.revision = %s RETURNING 1"
+    "WHERE t.id = %s AND t.revision = %s RETURNING 1"
 )
 _UPDATE_VARIABLES = (
     "UPDATE variables AS t SET type_name = s.type_name, text_value = s.text_value "
     "FROM json_populate_recordset(NULL::variables, %s::json) AS s "
-    "WHERE t.process_instance_id = s.process_instance_id "
+    "WHERE t.process_instance_id = %s "
     f"AND t.scope_id = s.scope_id AND t.name = s.name AND {_AFTER_INSTANCE}"
 )
 _DELETE_VARIABLES = (

@@ -1,0 +1,143 @@
+"""PostgreSQL: the load and the save of one instance read that instance's rows only.
+
+The cost of a job must not grow with the number of other instances in the database.
+These tests fill the tables with thousands of other instances, run the planner's
+statistics, then look at the plan PostgreSQL actually ran (``EXPLAIN ANALYZE`` of the
+very statement and parameters, inside a savepoint that is rolled back): no node may
+scan a whole instance table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+
+from safepoint.core.state import InstanceState
+from safepoint.persistence.store import Store
+
+NewState = Callable[..., InstanceState]
+
+OTHERS = 3000
+"""Other instances in the database: enough for a whole-table scan to be the planner's
+choice whenever a statement does not say which instance it means."""
+
+INSTANCE_TABLES = (
+    "executions",
+    "variables",
+    "jobs",
+    "tasks",
+    "external_tasks",
+    "event_subscriptions",
+    "incidents",
+    "historic_activity_instances",
+    "job_logs",
+)
+
+
+@pytest.fixture
+def crowded(store: Store, new_state: NewState, database_url: str) -> Store:
+    """``pi-1`` among :data:`OTHERS` copies of it (PostgreSQL only)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the plans checked are PostgreSQL's")
+    with store.unit_of_work() as uow:
+        uow.insert_instance(new_state("pi-1"))
+    with store.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO process_instances SELECT (jsonb_populate_record(p, "
+                "jsonb_build_object('id', 'copy-' || g))).* "
+                "FROM process_instances p, generate_series(1, :n) g WHERE p.id = 'pi-1'"
+            ),
+            {"n": OTHERS},
+        )
+        for table in INSTANCE_TABLES:
+            connection.execute(
+                text(
+                    f"INSERT INTO {table} SELECT (jsonb_populate_record(t, "  # noqa: S608
+                    "jsonb_build_object('process_instance_id', 'copy-' || g))).* "
+                    f"FROM {table} t, generate_series(1, :n) g "
+                    "WHERE t.process_instance_id = 'pi-1'"
+                ),
+                {"n": OTHERS},
+            )
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("ANALYZE"))
+    return store
+
+
+@pytest.fixture
+def plans(crowded: Store) -> Iterator[list[dict[str, Any]]]:
+    """The plan of every statement run from now on, as PostgreSQL executed it."""
+    seen: list[dict[str, Any]] = []
+
+    def explain(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE", "DELETE")):
+            driver = cursor.connection
+            driver.execute("SAVEPOINT plan")
+            plan = driver.execute(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters
+            ).fetchone()[0]
+            driver.execute("ROLLBACK TO SAVEPOINT plan")
+            seen.append({"statement": statement, "plan": plan[0]["Plan"]})
+
+    event.listen(crowded.engine, "before_cursor_execute", explain)
+    try:
+        yield seen
+    finally:
+        event.remove(crowded.engine, "before_cursor_execute", explain)
+
+
+def _scans(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if "Relation Name" in node:
+        yield node
+    for child in node.get("Plans", []):
+        yield from _scans(child)
+
+
+def _whole_table_reads(plans: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{scan['Node Type']} on {scan['Relation Name']}: {seen['statement'][:80]}"
+        for seen in plans
+        for scan in _scans(seen["plan"])
+        if scan["Node Type"] == "Seq Scan"
+        and scan["Relation Name"] in {*INSTANCE_TABLES, "process_instances"}
+    ]
+
+
+def test_a_locking_load_reads_only_the_instance_rows(
+    crowded: Store, plans: list[dict[str, Any]]
+) -> None:
+    with crowded.unit_of_work() as uow:
+        state = uow.load_instance("pi-1", lock=True)
+
+    assert state is not None and state.jobs
+    assert plans, "no statement was observed"
+    assert _whole_table_reads(plans) == []
+
+
+def test_a_save_of_every_kind_of_change_reads_only_the_instance_rows(
+    crowded: Store, plans: list[dict[str, Any]]
+) -> None:
+    with crowded.unit_of_work() as uow:
+        state = uow.load_instance("pi-1")
+        assert state is not None
+        plans.clear()
+        execution = state.executions["pi-1-ex-2"]
+        execution.activity_id = "next"  # updated
+        state.jobs["pi-1-job-1"].retries = 1  # updated
+        del state.tasks["pi-1-task-1"]  # deleted
+        state.variables["pi-1"]["amount"] = 11  # updated
+        del state.variables["pi-1"]["customer"]  # deleted
+        state.variables["pi-1"]["fresh"] = "yes"  # inserted
+        uow.save_instance(state)
+
+    written = " ".join(seen["statement"] for seen in plans)
+    for table in ("executions", "jobs", "tasks", "variables"):
+        assert table in written
+    assert _whole_table_reads(plans) == []
+    with crowded.unit_of_work() as uow:
+        stored = uow.variables("pi-1")
+    assert stored == {"amount": 11, "approved": True, "items": [1, {"sku": "A"}], "fresh": "yes"}
