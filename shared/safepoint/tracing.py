@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+import traceback
 from collections.abc import Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -41,13 +43,15 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagate import extract, inject
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode
 from opentelemetry.trace import Span as Span
-from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from safepoint.core.entities import HistoricActivityInstance
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +62,9 @@ INSTRUMENTATION_NAME: Final = "safepoint"
 
 ENDPOINT_VARIABLES: Final = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 """Tracing is on when one of these is set (and ``OTEL_SDK_DISABLED`` is not ``true``)."""
+
+POOL_CHECKOUT_SPAN: Final = "connect"
+"""The name of the SQLAlchemy instrumentation's span around ``Engine.connect`` (dropped)."""
 
 EXCLUDED_URLS: Final = "health,ready,metrics"
 """Requests that get no server span: probes and scrapes."""
@@ -95,6 +102,8 @@ class Tracing:
     service_name: str
     tracer: trace.Tracer
     """Safepoint's tracer, made once (``get_tracer`` builds a new one on every call)."""
+    processor: SpanProcessor
+    """Where Safepoint's leaf spans go when they end (:class:`_Leaf`): the exporting one."""
 
     def shutdown(self) -> None:
         """Export the spans still buffered and stop exporting."""
@@ -135,25 +144,33 @@ def configure(default_service_name: str) -> Tracing | None:
     if str(resource.attributes.get(SERVICE_NAME, "unknown_service")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: default_service_name}))
     provider = TracerProvider(resource=resource, sampler=_sampler())
-    provider.add_span_processor(BatchSpanProcessor(_exporter()))
+    processor = BatchSpanProcessor(_exporter())
+    provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
 
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
     SQLAlchemyInstrumentor().instrument(tracer_provider=provider)
     _tracing = Tracing(
-        provider, str(resource.attributes[SERVICE_NAME]), provider.get_tracer(INSTRUMENTATION_NAME)
+        provider,
+        str(resource.attributes[SERVICE_NAME]),
+        provider.get_tracer(INSTRUMENTATION_NAME),
+        processor,
     )
     logger.info("tracing on: exporting spans of %s over OTLP", _tracing.service_name)
     return _tracing
 
 
 def _sampler() -> Any:
-    """``OTEL_TRACES_SAMPLER``'s sampler, but root ``CLIENT`` spans are never sampled.
+    """``OTEL_TRACES_SAMPLER``'s sampler, but some ``CLIENT`` spans are never sampled.
 
-    Safepoint's only ``CLIENT`` spans are SQL statements; one without a parent is a
-    poll (the dispatcher's leases, readiness checks), a one-span trace every few
-    hundred milliseconds that would bury the traces that matter.
+    Safepoint's only ``CLIENT`` spans are SQL statements, and they are dropped:
+
+    - without a parent: a poll (the dispatcher's leases, readiness checks), a one-span
+      trace every few hundred milliseconds that would bury the traces that matter;
+    - named ``connect``: the SQLAlchemy instrumentation's span around ``Engine.connect``,
+      which in a service is a checkout from the connection pool, once per transaction
+      (a span per job that says nothing and costs as much as one that does).
     """
     from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
     from opentelemetry.sdk.trace.sampling import _get_from_env_or_default as from_env
@@ -171,9 +188,12 @@ def _sampler() -> Any:
             links: Any = None,
             trace_state: Any = None,
         ) -> SamplingResult:
-            parent = trace.get_current_span(parent_context).get_span_context()
-            if kind is SpanKind.CLIENT and not parent.is_valid:
-                return SamplingResult(Decision.DROP)
+            if kind is SpanKind.CLIENT:
+                if name == POOL_CHECKOUT_SPAN:
+                    return SamplingResult(Decision.DROP)
+                parent = trace.get_current_span(parent_context).get_span_context()
+                if not parent.is_valid:
+                    return SamplingResult(Decision.DROP)
             return configured.should_sample(
                 parent_context, trace_id, name, kind, attributes, links, trace_state
             )
@@ -195,7 +215,7 @@ def _exporter() -> Any:
             "OTEL_EXPORTER_OTLP_PROTOCOL=%s is not supported here; exporting http/protobuf",
             protocol,
         )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from safepoint.otlp import OTLPSpanExporter  # the SDK's, with a cheaper encoder
 
     return OTLPSpanExporter()  # endpoint, headers, timeout: from OTEL_EXPORTER_OTLP_*
 
@@ -231,7 +251,7 @@ ACTIVITY_INSTANCE_ID = "bpmn.activity_instance_id"
 ACTIVITY_WAITING = "safepoint.activity.waiting"
 ACTIVITY_CANCELED = "safepoint.activity.canceled"
 
-_activity_spans: ContextVar[dict[str, Span] | None] = ContextVar(
+_activity_spans: ContextVar[dict[str, _Leaf] | None] = ContextVar(
     "safepoint_activity_spans", default=None
 )
 """The open activity spans of the job running in this context (``None`` outside one)."""
@@ -314,12 +334,21 @@ def producer_span(
     _put(attributes, MESSAGE_TYPE, message_type)
     _put(attributes, CONVERSATION_ID, correlation_id)
     _put(attributes, BODY_SIZE, body_size)
-    with _tracer().start_as_current_span(
-        f"publish {name}", context=_parent(headers), kind=SpanKind.PRODUCER, attributes=attributes
-    ):
-        for key in ("traceparent", "tracestate"):
-            headers.pop(key, None)
-        inject(headers)
+    context = _parent(headers)
+    leaf = _Leaf.start(f"publish {name}", SpanKind.PRODUCER, attributes, context)
+    if leaf is None:  # a new trace, or one not sampled: the SDK decides
+        with _tracer().start_as_current_span(
+            f"publish {name}", context=context, kind=SpanKind.PRODUCER, attributes=attributes
+        ):
+            for key in ("traceparent", "tracestate"):
+                headers.pop(key, None)
+            inject(headers)
+            yield
+        return
+    for key in ("traceparent", "tracestate"):
+        headers.pop(key, None)
+    inject(headers, context=trace.set_span_in_context(NonRecordingSpan(leaf.context)))
+    with leaf:
         yield
 
 
@@ -381,7 +410,11 @@ def database_span(name: str, statement: str) -> Iterator[None]:
         DB_OPERATION: name.split(" ", 1)[0],
         DB_STATEMENT: statement,
     }
-    with _tracer().start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes):
+    leaf = _Leaf.start(name, SpanKind.CLIENT, attributes)
+    if leaf is None:  # no sampled span around it: a root query, dropped like the others
+        yield
+        return
+    with leaf:
         yield
 
 
@@ -413,14 +446,14 @@ def job_span(
     with _tracer().start_as_current_span(
         f"execute job {activity_id}", attributes=attributes, record_exception=True
     ) as span:
-        activities: dict[str, Span] = {}
+        activities: dict[str, _Leaf] = {}
         token = _activity_spans.set(activities)
         try:
             yield span
         finally:
             _activity_spans.reset(token)
             for waiting in activities.values():  # entered, not ended: a wait state
-                waiting.set_attribute(ACTIVITY_WAITING, True)
+                waiting.attributes[ACTIVITY_WAITING] = True
                 waiting.end()
 
 
@@ -439,21 +472,24 @@ def activity_listener(event: str, instance: HistoricActivityInstance) -> None:
     if spans is None:
         return
     if event == "start":
-        spans[instance.id] = _tracer().start_span(
+        leaf = _Leaf.start(
             f"activity {instance.activity_id}",
-            attributes={
+            SpanKind.INTERNAL,
+            {
                 ACTIVITY_ID: instance.activity_id,
                 ACTIVITY_TYPE: instance.activity_type,
                 PROCESS_INSTANCE_ID: instance.process_instance_id,
                 ACTIVITY_INSTANCE_ID: instance.id,
             },
         )
+        if leaf is not None:
+            spans[instance.id] = leaf
         return
-    span = spans.pop(instance.id, None)
-    if span is not None:
+    leaf = spans.pop(instance.id, None)
+    if leaf is not None:
         if instance.canceled:
-            span.set_attribute(ACTIVITY_CANCELED, True)
-        span.end()
+            leaf.attributes[ACTIVITY_CANCELED] = True
+        leaf.end()
 
 
 def add_link(headers: Mapping[str, object], **attributes: str) -> bool:
@@ -515,6 +551,112 @@ def carry_context(coroutine: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
             otel_context.detach(token)
 
     return run()
+
+
+class _Leaf:
+    """A span nothing runs inside, recorded without the SDK's span machinery.
+
+    Most of Safepoint's spans per job are leaves: the statements, the activities, the
+    publish. The SDK spends some 150 Python calls on each span (sampler, locks,
+    attribute validation, context switches), as much as the rest of the job's
+    bookkeeping; a leaf takes the parent's trace and sampling decision, never becomes
+    the current span, and hands a finished ``ReadableSpan`` to the exporting processor
+    itself. Its attributes are Safepoint's own (valid types, few, bounded). It looks
+    the same in the exported trace as an SDK span.
+    """
+
+    __slots__ = ("name", "kind", "attributes", "parent", "context", "started", "_done")
+
+    def __init__(
+        self, name: str, kind: SpanKind, attributes: dict[str, Any], parent: trace.SpanContext
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.attributes = attributes
+        self.parent = parent
+        assert _tracing is not None
+        self.context = trace.SpanContext(
+            parent.trace_id,
+            _tracing.provider.id_generator.generate_span_id(),
+            is_remote=False,
+            trace_flags=parent.trace_flags,
+            trace_state=parent.trace_state,
+        )
+        self.started = time.time_ns()
+        self._done = False
+
+    @classmethod
+    def start(
+        cls,
+        name: str,
+        kind: SpanKind,
+        attributes: dict[str, Any],
+        context: otel_context.Context | None = None,
+    ) -> _Leaf | None:
+        """A leaf under the span of ``context`` (the current one by default).
+
+        ``None`` when tracing is off or that span is not sampled (nothing to record) or
+        there is none (a new trace: the caller leaves that to the SDK's sampler).
+        """
+        if _tracing is None:
+            return None
+        parent = trace.get_current_span(context).get_span_context()
+        if not parent.is_valid or not parent.trace_flags.sampled:
+            return None
+        return cls(name, kind, attributes, parent)
+
+    def __enter__(self) -> _Leaf:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        self.end(exc)
+
+    def end(self, error: BaseException | None = None) -> None:
+        """Record the span, with ``error`` as an exception event and error status."""
+        if self._done or _tracing is None:
+            return
+        self._done = True
+        events: tuple[Event, ...] = ()
+        status = _UNSET
+        if error is not None:
+            events = (_exception_event(error),)
+            status = Status(StatusCode.ERROR, f"{type(error).__name__}: {error}")
+        _tracing.processor.on_end(
+            ReadableSpan(
+                self.name,
+                context=self.context,
+                parent=self.parent,
+                resource=_tracing.provider.resource,
+                attributes=self.attributes,
+                events=events,
+                kind=self.kind,
+                status=status,
+                start_time=self.started,
+                end_time=time.time_ns(),
+                instrumentation_scope=_SCOPE,
+            )
+        )
+
+
+_UNSET = Status(StatusCode.UNSET)
+_SCOPE = InstrumentationScope(INSTRUMENTATION_NAME, "", "")
+"""The scope of the spans of :func:`_tracer`, as ``get_tracer`` makes it (no version)."""
+
+
+def _exception_event(exc: BaseException) -> Event:
+    """The event ``Span.record_exception`` adds, with the same attributes."""
+    module, qualname = type(exc).__module__, type(exc).__qualname__
+    return Event(
+        "exception",
+        {
+            "exception.type": qualname if module in ("builtins", "") else f"{module}.{qualname}",
+            "exception.message": str(exc),
+            "exception.stacktrace": "".join(traceback.format_exception(exc)),
+            "exception.escaped": "False",
+        },
+    )
 
 
 def _put(attributes: dict[str, str | int], key: str, value: str | int | None) -> None:

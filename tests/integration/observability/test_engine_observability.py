@@ -78,9 +78,12 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
     """Tracing on, in this process, with the finished spans kept in memory."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
     tracer = provider.get_tracer(tracing.INSTRUMENTATION_NAME)
-    monkeypatch.setattr(tracing, "_tracing", tracing.Tracing(provider, "engine-test", tracer))
+    monkeypatch.setattr(
+        tracing, "_tracing", tracing.Tracing(provider, "engine-test", tracer, processor)
+    )
     yield exporter
     provider.shutdown()
 
