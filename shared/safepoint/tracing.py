@@ -258,9 +258,8 @@ _activity_spans: ContextVar[dict[str, _Leaf] | None] = ContextVar(
 
 
 def _tracer() -> trace.Tracer:
-    if _tracing is not None:
-        return _tracing.tracer
-    return trace.get_tracer(INSTRUMENTATION_NAME)
+    assert _tracing is not None  # every caller returns early when tracing is off
+    return _tracing.tracer
 
 
 def current_headers() -> dict[str, str]:
@@ -340,16 +339,19 @@ def producer_span(
         with _tracer().start_as_current_span(
             f"publish {name}", context=context, kind=SpanKind.PRODUCER, attributes=attributes
         ):
-            for key in ("traceparent", "tracestate"):
-                headers.pop(key, None)
-            inject(headers)
+            _carry(headers, otel_context.get_current())
             yield
         return
-    for key in ("traceparent", "tracestate"):
-        headers.pop(key, None)
-    inject(headers, context=trace.set_span_in_context(NonRecordingSpan(leaf.context)))
+    _carry(headers, trace.set_span_in_context(NonRecordingSpan(leaf.context)))
     with leaf:
         yield
+
+
+def _carry(headers: dict[str, Any], context: otel_context.Context) -> None:
+    """Make ``headers`` carry ``context`` (replacing the context they carried)."""
+    for key in ("traceparent", "tracestate"):
+        headers.pop(key, None)
+    inject(headers, context=context)
 
 
 @contextmanager
@@ -565,7 +567,7 @@ class _Leaf:
     the same in the exported trace as an SDK span.
     """
 
-    __slots__ = ("name", "kind", "attributes", "parent", "context", "started", "_done")
+    __slots__ = ("name", "kind", "attributes", "parent", "context", "started")
 
     def __init__(
         self, name: str, kind: SpanKind, attributes: dict[str, Any], parent: trace.SpanContext
@@ -583,7 +585,6 @@ class _Leaf:
             trace_state=parent.trace_state,
         )
         self.started = time.time_ns()
-        self._done = False
 
     @classmethod
     def start(
@@ -615,9 +616,8 @@ class _Leaf:
 
     def end(self, error: BaseException | None = None) -> None:
         """Record the span, with ``error`` as an exception event and error status."""
-        if self._done or _tracing is None:
+        if _tracing is None:  # shut down meanwhile
             return
-        self._done = True
         events: tuple[Event, ...] = ()
         status = _UNSET
         if error is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from safepoint import tracing
 from safepoint.core.entities import HistoricActivityInstance
@@ -52,7 +53,7 @@ def _activity(event: str, *, canceled: bool = False) -> None:
     )
 
 
-def _job() -> object:
+def _job() -> AbstractContextManager[Span | None]:
     return tracing.job_span(
         job_id="job-1",
         process_instance_id="pi-1",
@@ -71,7 +72,7 @@ def test_leaves_are_children_of_the_job_span_in_its_trace(
     spans: InMemorySpanExporter,
 ) -> None:
     headers: dict[str, object] = {}
-    with _job():  # type: ignore[attr-defined]
+    with _job():
         _activity("start")
         with tracing.database_span("SELECT process_instances", "SELECT 1"):
             pass
@@ -116,7 +117,7 @@ def test_leaves_are_children_of_the_job_span_in_its_trace(
 def test_a_failed_statement_records_the_exception_as_the_sdk_does(
     spans: InMemorySpanExporter,
 ) -> None:
-    with _job(), pytest.raises(ValueError, match="boom"):  # type: ignore[attr-defined]
+    with _job(), pytest.raises(ValueError, match="boom"):
         with tracing.database_span("WITH process_instances", "WITH ..."):
             raise ValueError("boom")
     with trace.get_tracer("reference").start_as_current_span("sdk") as reference:
@@ -136,9 +137,9 @@ def test_a_failed_statement_records_the_exception_as_the_sdk_does(
 
 
 def test_waiting_and_canceled_activities_are_marked(spans: InMemorySpanExporter) -> None:
-    with _job():  # type: ignore[attr-defined]
+    with _job():
         _activity("start")  # still running when the job ends: a wait state
-    with _job():  # type: ignore[attr-defined]
+    with _job():
         _activity("start")
         _activity("end", canceled=True)
 
@@ -166,7 +167,7 @@ def test_without_a_parent_a_statement_is_not_recorded_and_a_publish_starts_a_tra
 
 def test_under_a_span_not_sampled_nothing_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
     exporter = _install(monkeypatch, sampler=ALWAYS_OFF)
-    with _job():  # type: ignore[attr-defined]
+    with _job():
         _activity("start")
         with tracing.database_span("SELECT process_instances", "SELECT 1"):
             pass
