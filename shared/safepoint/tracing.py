@@ -63,9 +63,6 @@ INSTRUMENTATION_NAME: Final = "safepoint"
 ENDPOINT_VARIABLES: Final = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 """Tracing is on when one of these is set (and ``OTEL_SDK_DISABLED`` is not ``true``)."""
 
-POOL_CHECKOUT_SPAN: Final = "connect"
-"""The name of the SQLAlchemy instrumentation's span around ``Engine.connect`` (dropped)."""
-
 EXCLUDED_URLS: Final = "health,ready,metrics"
 """Requests that get no server span: probes and scrapes."""
 
@@ -104,6 +101,10 @@ class Tracing:
     """Safepoint's tracer, made once (``get_tracer`` builds a new one on every call)."""
     processor: SpanProcessor
     """Where Safepoint's leaf spans go when they end (:class:`_Leaf`): the exporting one."""
+    follows_parent: bool = True
+    """The sampler never samples a span whose parent is not sampled (``parentbased_*``,
+    the default, and ``always_off``): Safepoint's own spans under such a parent are
+    then skipped without asking it, and the unsampled context travels on as it is."""
 
     def shutdown(self) -> None:
         """Export the spans still buffered and stop exporting."""
@@ -143,36 +144,50 @@ def configure(default_service_name: str) -> Tracing | None:
     resource = Resource.create()
     if str(resource.attributes.get(SERVICE_NAME, "unknown_service")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: default_service_name}))
-    provider = TracerProvider(resource=resource, sampler=_sampler())
+    sampler, follows_parent = _sampler()
+    provider = TracerProvider(resource=resource, sampler=sampler)
     processor = BatchSpanProcessor(_exporter())
     provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
 
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.instrumentation.utils import unwrap
+    from sqlalchemy.engine.base import Engine
 
     SQLAlchemyInstrumentor().instrument(tracer_provider=provider)
+    # Its span around ``Engine.connect`` is, in a service, a checkout from the pool, once
+    # per transaction: a span per job that says nothing, and costs as much as one that
+    # does (even unsampled). The statements' spans stay.
+    unwrap(Engine, "connect")
     _tracing = Tracing(
         provider,
         str(resource.attributes[SERVICE_NAME]),
         provider.get_tracer(INSTRUMENTATION_NAME),
         processor,
+        follows_parent,
     )
     logger.info("tracing on: exporting spans of %s over OTLP", _tracing.service_name)
     return _tracing
 
 
-def _sampler() -> Any:
-    """``OTEL_TRACES_SAMPLER``'s sampler, but some ``CLIENT`` spans are never sampled.
+def _sampler() -> tuple[Any, bool]:
+    """``OTEL_TRACES_SAMPLER``'s sampler, but root ``CLIENT`` spans are never sampled.
 
-    Safepoint's only ``CLIENT`` spans are SQL statements, and they are dropped:
+    Safepoint's only ``CLIENT`` spans are SQL statements; one without a parent is a
+    poll (the dispatcher's leases, readiness checks), a one-span trace every few hundred
+    milliseconds that would bury the traces that matter.
 
-    - without a parent: a poll (the dispatcher's leases, readiness checks), a one-span
-      trace every few hundred milliseconds that would bury the traces that matter;
-    - named ``connect``: the SQLAlchemy instrumentation's span around ``Engine.connect``,
-      which in a service is a checkout from the connection pool, once per transaction
-      (a span per job that says nothing and costs as much as one that does).
+    Returns:
+        The sampler, and whether it follows an unsampled parent (never samples its
+        children): see :attr:`Tracing.follows_parent`.
     """
-    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+    from opentelemetry.sdk.trace.sampling import (
+        ALWAYS_OFF,
+        Decision,
+        ParentBased,
+        Sampler,
+        SamplingResult,
+    )
     from opentelemetry.sdk.trace.sampling import _get_from_env_or_default as from_env
 
     configured = from_env()
@@ -189,8 +204,6 @@ def _sampler() -> Any:
             trace_state: Any = None,
         ) -> SamplingResult:
             if kind is SpanKind.CLIENT:
-                if name == POOL_CHECKOUT_SPAN:
-                    return SamplingResult(Decision.DROP)
                 parent = trace.get_current_span(parent_context).get_span_context()
                 if not parent.is_valid:
                     return SamplingResult(Decision.DROP)
@@ -201,7 +214,9 @@ def _sampler() -> Any:
         def get_description(self) -> str:
             return f"NoRootQueries{{{configured.get_description()}}}"
 
-    return NoRootQueries()
+    # The environment's parent-based samplers keep the default: no child of an
+    # unsampled parent is sampled.
+    return NoRootQueries(), configured is ALWAYS_OFF or isinstance(configured, ParentBased)
 
 
 def _exporter() -> Any:
@@ -293,6 +308,20 @@ def _parent(headers: Mapping[str, object]) -> otel_context.Context | None:
     return context
 
 
+def _unsampled(context: otel_context.Context | None) -> bool:
+    """Whether a span under ``context`` (the current one by default) would not be sampled.
+
+    True when that context holds a valid span that is not sampled and the sampler
+    follows its parent: the span need not be made at all (the SDK would make a
+    non-recording one, at the cost of a recorded one), its parent's context stands in.
+    """
+    assert _tracing is not None
+    if not _tracing.follows_parent:
+        return False
+    parent = trace.get_current_span(context).get_span_context()
+    return parent.is_valid and not parent.trace_flags.sampled
+
+
 @contextmanager
 def producer_span(
     destination: str,
@@ -321,6 +350,12 @@ def producer_span(
     if _tracing is None:
         yield
         return
+    context = _parent(headers)
+    if _unsampled(context):  # the message carries its unsampled parent's context on
+        if context is None:
+            _carry(headers, otel_context.get_current())
+        yield
+        return
     name = destination or routing_key
     attributes: dict[str, str | int] = {
         MESSAGING_SYSTEM_ATTRIBUTE: MESSAGING_SYSTEM,
@@ -333,7 +368,6 @@ def producer_span(
     _put(attributes, MESSAGE_TYPE, message_type)
     _put(attributes, CONVERSATION_ID, correlation_id)
     _put(attributes, BODY_SIZE, body_size)
-    context = _parent(headers)
     leaf = _Leaf.start(f"publish {name}", SpanKind.PRODUCER, attributes, context)
     if leaf is None:  # a new trace, or one not sampled: the SDK decides
         with _tracer().start_as_current_span(
@@ -367,10 +401,19 @@ def consumer_span(
 ) -> Iterator[Span | None]:
     """A ``CONSUMER`` span around the processing of one message, a child of its producer.
 
-    Yields the span (``None`` when tracing is off) for :func:`mark_failed`.
+    Yields the span (``None`` when tracing is off or the trace is not sampled) for
+    :func:`mark_failed`.
     """
     if _tracing is None:
         yield None
+        return
+    parent = _parent(headers)
+    if parent is not None and _unsampled(parent):  # no span; its parent is current
+        token = otel_context.attach(parent)
+        try:
+            yield None
+        finally:
+            otel_context.detach(token)
         return
     attributes: dict[str, str | int] = {
         MESSAGING_SYSTEM_ATTRIBUTE: MESSAGING_SYSTEM,
@@ -385,7 +428,7 @@ def consumer_span(
     _put(attributes, MESSAGE_TYPE, message_type)
     with _tracer().start_as_current_span(
         f"process {queue}",
-        context=_parent(headers) or otel_context.Context(),
+        context=parent or otel_context.Context(),
         kind=SpanKind.CONSUMER,
         attributes=attributes,
     ) as span:
@@ -432,9 +475,10 @@ def job_span(
 ) -> Iterator[Span | None]:
     """An ``INTERNAL`` span around one job execution, with the job's attributes.
 
-    Yields the span (``None`` when tracing is off) for :func:`mark_failed`.
+    Yields the span (``None`` when tracing is off or the trace is not sampled) for
+    :func:`mark_failed`.
     """
-    if _tracing is None:
+    if _tracing is None or _unsampled(None):
         yield None
         return
     attributes: dict[str, str | int] = {

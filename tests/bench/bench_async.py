@@ -47,6 +47,9 @@ class ChainRun:
     waiting_model: bytes | None = None
     otlp_endpoint: str | None = None
     """When set, the services trace, exporting over OTLP/HTTP there; otherwise tracing is off."""
+    rate: float | None = None
+    """Instances started per second, evenly spread (an open load: the latency at a chosen
+    throughput); ``None`` starts them all at once."""
 
 
 def _services(executors: int) -> list[ServiceSpec]:
@@ -94,10 +97,13 @@ def _prepare(database_url: str, run: ChainRun) -> None:
                 engine.start_process_instance_by_key("waiting")
 
 
-def _start_instances(engine_url: str, key: str, count: int) -> None:
+def _start_instances(engine_url: str, key: str, count: int, rate: float | None = None) -> None:
     url = f"{engine_url}/engine-rest/process-definition/key/{key}/start"
+    began = time.perf_counter()
 
-    def start(_: int) -> None:
+    def start(n: int) -> None:
+        if rate is not None:  # instance n starts n / rate seconds in
+            time.sleep(max(0.0, began + n / rate - time.perf_counter()))
         request = urllib.request.Request(
             url, b'{"variables": {}}', {"Content-Type": "application/json"}, method="POST"
         )
@@ -170,7 +176,7 @@ def run_chain(run: ChainRun, *, log_dir: Path, timeout: float = 600.0) -> dict[s
             load = load_average()
             meter.start()
             started = time.perf_counter()
-            _start_instances(stack.url("engine"), run.key, run.instances)
+            _start_instances(stack.url("engine"), run.key, run.instances, run.rate)
             started_all = time.perf_counter()
             ended = _wait_for_end(database_url, run.key, run.instances, timeout)
             cpu = meter.stop()

@@ -344,6 +344,8 @@ def test_one_trace_spans_every_hop_of_an_instance(
             assert span.service == ENGINE, span
     assert any(s.kind == SERVER and s.service == DEPLOYER for s in spans), summary
     assert any(s.kind == CLIENT and s.service == EXECUTOR for s in spans), "no SQL spans"
+    # No span for a checkout from the connection pool (the instrumentation's "connect").
+    assert not [s for s in spans if s.name == "connect"], summary
 
     # Job spans: the attributes, and the retried job's two runs in the trace.
     jobs = [s for s in spans if s.name.startswith("execute job")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +13,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from safepoint import tracing
@@ -174,3 +175,88 @@ def test_under_a_span_not_sampled_nothing_is_recorded(monkeypatch: pytest.Monkey
         _activity("end")
 
     assert exporter.get_finished_spans() == ()
+
+
+UNSAMPLED = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+"""A remote parent that is not sampled (W3C flags ``00``)."""
+
+
+def _consume(headers: dict[str, object]) -> AbstractContextManager[Span | None]:
+    return tracing.consumer_span(
+        "safepoint.jobs",
+        headers,
+        exchange="safepoint.jobs",
+        routing_key="safepoint.jobs",
+        message_id="m-1",
+        message_type="ExecuteJob",
+        delivery_count=0,
+    )
+
+
+def test_a_message_of_an_unsampled_trace_makes_no_span_and_passes_the_context_on(
+    spans: InMemorySpanExporter,
+) -> None:
+    published: dict[str, object] = {}
+    with _consume({"traceparent": UNSAMPLED}) as consumer:
+        assert consumer is None
+        assert tracing.current_headers()["traceparent"] == UNSAMPLED
+        with _job() as job:
+            assert job is None
+            _activity("start")
+            with tracing.database_span("SELECT process_instances", "SELECT 1"):
+                pass
+            _activity("end")
+            with tracing.producer_span(
+                "", "safepoint.jobs", published, message_id="m-2", message_type="ExecuteJob"
+            ):
+                pass
+    stored = {"traceparent": UNSAMPLED}  # a job row's context: the message keeps it
+    with tracing.producer_span("", "safepoint.jobs", stored, message_id="m-3", message_type="T"):
+        pass
+
+    assert spans.get_finished_spans() == ()
+    assert published["traceparent"] == UNSAMPLED  # the next hop stays unsampled too
+    assert stored["traceparent"] == UNSAMPLED
+    assert tracing.current_headers() == {}  # the parent was current inside only
+
+
+def test_a_message_of_a_sampled_trace_makes_its_spans(spans: InMemorySpanExporter) -> None:
+    sampled = UNSAMPLED[:-2] + "01"
+    with _consume({"traceparent": sampled}) as consumer, _job() as job:
+        assert consumer is not None and job is not None
+
+    found = _by_name(spans)
+    assert set(found) == {"process safepoint.jobs", "execute job t1"}
+    assert f"{found['process safepoint.jobs'].parent.span_id:016x}" == sampled.split("-")[2]  # type: ignore[union-attr]
+
+
+def test_a_sampler_that_ignores_the_parent_decides_for_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exporter = _install(monkeypatch, sampler=ALWAYS_ON)  # samples under any parent
+    monkeypatch.setattr(tracing, "_tracing", replace(tracing._tracing, follows_parent=False))  # type: ignore[type-var]
+    with _consume({"traceparent": UNSAMPLED}) as consumer:
+        assert consumer is not None
+
+    [span] = exporter.get_finished_spans()
+    assert span.name == "process safepoint.jobs"
+
+
+@pytest.mark.parametrize(
+    ("sampler", "follows_parent"),
+    [
+        (None, True),  # the default: parentbased_always_on
+        ("parentbased_traceidratio", True),
+        ("always_off", True),
+        ("always_on", False),
+        ("traceidratio", False),
+    ],
+)
+def test_which_samplers_follow_an_unsampled_parent(
+    monkeypatch: pytest.MonkeyPatch, sampler: str | None, follows_parent: bool
+) -> None:
+    if sampler is None:
+        monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    else:
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+    assert tracing._sampler()[1] is follows_parent
