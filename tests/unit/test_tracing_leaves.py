@@ -65,6 +65,12 @@ def _job() -> AbstractContextManager[Span | None]:
     )
 
 
+def _publish(headers: dict[str, object]) -> AbstractContextManager[None]:
+    return tracing.producer_span(
+        "", "safepoint.jobs", headers, message_id="m-1", message_type="ExecuteJob"
+    )
+
+
 def _by_name(exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:
     return {span.name: span for span in exporter.get_finished_spans()}
 
@@ -78,9 +84,7 @@ def test_leaves_are_children_of_the_job_span_in_its_trace(
         with tracing.database_span("SELECT process_instances", "SELECT 1"):
             pass
         _activity("end")
-        with tracing.producer_span(
-            "", "safepoint.jobs", headers, message_id="m-1", message_type="ExecuteJob"
-        ):
+        with _publish(headers):
             pass
 
     found = _by_name(spans)
@@ -158,7 +162,7 @@ def test_without_a_parent_a_statement_is_not_recorded_and_a_publish_starts_a_tra
     headers: dict[str, object] = {}
     with tracing.database_span("SELECT jobs", "SELECT 1"):
         pass
-    with tracing.producer_span("", "safepoint.jobs", headers, message_id="m", message_type="T"):
+    with _publish(headers):
         pass
 
     [publish] = spans.get_finished_spans()
@@ -206,12 +210,10 @@ def test_a_message_of_an_unsampled_trace_makes_no_span_and_passes_the_context_on
             with tracing.database_span("SELECT process_instances", "SELECT 1"):
                 pass
             _activity("end")
-            with tracing.producer_span(
-                "", "safepoint.jobs", published, message_id="m-2", message_type="ExecuteJob"
-            ):
+            with _publish(published):
                 pass
     stored = {"traceparent": UNSAMPLED}  # a job row's context: the message keeps it
-    with tracing.producer_span("", "safepoint.jobs", stored, message_id="m-3", message_type="T"):
+    with _publish(stored):
         pass
 
     assert spans.get_finished_spans() == ()
