@@ -29,6 +29,10 @@ LogFormat = Literal["json", "text", "auto"]
 """The log formats a service accepts (``SAFEPOINT_LOG_FORMAT``): ``auto`` is ``text`` on
 a terminal, else ``json`` (one object per line)."""
 
+EventLoop = Literal["auto", "asyncio", "uvloop"]
+"""The event loops a service runs on (``SAFEPOINT_EVENT_LOOP``): ``auto`` is uvloop where
+it is installed, else asyncio's own (:mod:`safepoint.eventloop`)."""
+
 _GROUP_CONFIG = ConfigDict(extra="forbid", frozen=True)
 
 

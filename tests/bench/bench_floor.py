@@ -31,6 +31,9 @@ from bench_infra import (
     percentile,
 )
 
+from safepoint.eventloop import loop_factory
+from safepoint.settings import EventLoop
+
 QUEUE = "floor.jobs"
 SCHEMA = """
 CREATE TABLE floor_instance (id text PRIMARY KEY, hop integer NOT NULL, updated_at timestamptz);
@@ -83,8 +86,11 @@ async def _worker(dsn: str, amqp_url: str, hops: int, concurrency: int, times: s
     await asyncio.Future()
 
 
-def _worker_main(dsn: str, amqp_url: str, hops: int, concurrency: int, times: str) -> None:
-    asyncio.run(_worker(dsn, amqp_url, hops, concurrency, times))
+def _worker_main(
+    dsn: str, amqp_url: str, hops: int, concurrency: int, times: str, loop: EventLoop
+) -> None:
+    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
+        runner.run(_worker(dsn, amqp_url, hops, concurrency, times))
 
 
 async def _seed(dsn: str, amqp_url: str, instances: int) -> None:
@@ -132,9 +138,19 @@ async def _wait_done(dsn: str, instances: int, hops: int, timeout: float) -> flo
 
 
 def run_floor(
-    *, instances: int, hops: int, processes: int, concurrency: int = 8, timeout: float = 300.0
+    *,
+    instances: int,
+    hops: int,
+    processes: int,
+    concurrency: int = 8,
+    timeout: float = 300.0,
+    loop: EventLoop = "asyncio",
 ) -> dict[str, Any]:
-    """One measured run of the floor; the same figures as :func:`bench_async.run_chain`."""
+    """One measured run of the floor; the same figures as :func:`bench_async.run_chain`.
+
+    ``loop`` is the workers' event loop: asyncio's own, as the floor of the issue and of
+    ``performance-floor.md`` was measured, or ``uvloop``, the one the services run on.
+    """
     with (
         fresh_database() as database_url,
         fresh_vhost() as amqp_url,
@@ -146,7 +162,7 @@ def run_floor(
         workers = [
             context.Process(
                 target=_worker_main,
-                args=(dsn, amqp_url, hops, concurrency, f"{scratch}/{n}.times"),
+                args=(dsn, amqp_url, hops, concurrency, f"{scratch}/{n}.times", loop),
                 daemon=True,
             )
             for n in range(processes)

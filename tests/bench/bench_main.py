@@ -69,6 +69,8 @@ def _alternate(
     }
 
 
+FLOOR_UVLOOP = "floor on uvloop, 2 process(es)"
+"""The floor on the event loop the services run on (the issue's floor is on asyncio's)."""
 HALF_LOAD = "async chain, half load, 2 executors"
 HALF_LOAD_SECONDS = 10.0
 """How long the half-load run starts instances for."""
@@ -123,11 +125,15 @@ def main(argv: list[str] | None = None) -> int:
             measured[f"floor, {processes} process(es)"] = lambda p=processes: run_floor(
                 instances=instances, hops=TASKS, processes=p
             )
+        measured[FLOOR_UVLOOP] = lambda: run_floor(
+            instances=instances, hops=TASKS, processes=2, loop="uvloop"
+        )
     order = [
         "async chain, 2 executor(s)",
         "floor, 2 process(es)",
         "async chain, 1 executor(s)",
         "floor, 1 process(es)",
+        FLOOR_UVLOOP,
         HALF_LOAD,
     ]
     done = _alternate([n for n in order if n in measured], measured, args.runs, measured_runs)
@@ -136,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         results["half_load"] = done[HALF_LOAD]
     if "floor" in parts:
         results["floor"] = {str(n): done[f"floor, {n} process(es)"] for n in (1, 2)}
+        results["floor_uvloop"] = done[FLOOR_UVLOOP]
     if "chain" in parts and "floor" in parts:
         ours = results["async_chain"]["2"]["summary"]["safe_points_per_second"]["median"]
         floor = results["floor"]["2"]["summary"]["safe_points_per_second"]["median"]
@@ -145,9 +152,11 @@ def main(argv: list[str] | None = None) -> int:
                 results["async_chain"]["2"]["runs"], results["floor"]["2"]["runs"], strict=True
             )
         ]
+        on_uvloop = results["floor_uvloop"]["summary"]["safe_points_per_second"]["median"]
         results["ratios"] = {
             "Safepoint (2 executors) ÷ floor (2 processes), medians": ours / floor,
             "the same, median of the rounds' ratios": summary(paired)["median"],
+            "Safepoint ÷ the floor on uvloop (2 processes), medians": ours / on_uvloop,
         }
     if "sync" in parts:
         results["sync"] = {}

@@ -50,6 +50,9 @@ def table(results: dict[str, Any]) -> str:
         cpu = entry["runs"][0]["cpu_ms_per_safe_point"]
         per = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
         rows.append(f"| floor, {processes} process(es) | CPU ms per safe point (run 1) | {per} | |")
+    if "floor_uvloop" in results:
+        entry = results["floor_uvloop"]
+        add("floor on uvloop, 2 process(es)", "safe points/s", entry, "safe_points_per_second")
     for label, value in results.get("ratios", {}).items():
         rows.append(f"| {label} | ratio | {value:.2f} | |")
     for key, entry in results.get("sync", {}).items():

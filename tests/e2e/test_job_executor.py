@@ -110,6 +110,7 @@ def test_one_then_two_executors_complete_every_instance_running_each_activity_on
     engine: Engine, start_executor: Any, wait_until: Any, delegate_runs: Any
 ) -> None:
     first = start_executor(name="executor-1")
+    assert "uvloop event loop" in first.output(), "uvloop by default where it is installed"
     ids = start_invoices(engine, INSTANCES)
 
     wait_until(lambda: all_ended(engine, ids), timeout=30, what="all instances ended")

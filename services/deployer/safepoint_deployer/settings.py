@@ -10,6 +10,7 @@ from safepoint.settings import (
     AmqpSettings,
     DatabaseSettings,
     DelegatesSettings,
+    EventLoop,
     HttpSettings,
     LogFormat,
     LogLevel,
@@ -31,6 +32,7 @@ class Settings(BaseSettings):
     Environment variables: ``SAFEPOINT_DATABASE_URL``, ``SAFEPOINT_DATABASE_POOL_SIZE``,
     ``SAFEPOINT_DATABASE_MIGRATE``, ``SAFEPOINT_AMQP_URL``, ``SAFEPOINT_HTTP_HOST``,
     ``SAFEPOINT_HTTP_PORT``, ``SAFEPOINT_LOG_LEVEL``, ``SAFEPOINT_LOG_FORMAT``,
+    ``SAFEPOINT_EVENT_LOOP``,
     ``SAFEPOINT_DELEGATES_MODULE`` (the
     end listeners that run when a cascading delete cancels instances), and
     ``SAFEPOINT_MAX_RESOURCE_BYTES``, ``SAFEPOINT_PUBLISH_EVENTS``.
@@ -49,6 +51,7 @@ class Settings(BaseSettings):
     http: DeployerHttpSettings = Field(default_factory=DeployerHttpSettings)
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "auto"
+    event_loop: EventLoop = "auto"
     delegates: DelegatesSettings = Field(default_factory=DelegatesSettings)
     max_resource_bytes: int = Field(
         default=DEFAULT_MAX_BYTES, ge=1, description="largest resource a deployment may hold"

@@ -37,6 +37,7 @@ def main() -> None:
             host=settings.http.host,
             port=settings.http.port,
             log_level=settings.log_level.lower(),
+            loop=settings.event_loop,
             log_config=None,  # the lines go through configure_logging's handler
         )
     finally:

@@ -10,6 +10,7 @@ from safepoint.settings import (
     DatabaseSettings,
     DelegatesSettings,
     EngineSettings,
+    EventLoop,
     HttpSettings,
     LogFormat,
     LogLevel,
@@ -49,6 +50,7 @@ class Settings(BaseSettings):
     Environment variables: ``SAFEPOINT_DATABASE_URL``, ``SAFEPOINT_DATABASE_POOL_SIZE``,
     ``SAFEPOINT_DATABASE_MIGRATE``, ``SAFEPOINT_AMQP_URL``, ``SAFEPOINT_HTTP_HOST``,
     ``SAFEPOINT_HTTP_PORT``, ``SAFEPOINT_LOG_LEVEL``, ``SAFEPOINT_LOG_FORMAT``,
+    ``SAFEPOINT_EVENT_LOOP``,
     ``SAFEPOINT_DELEGATES_MODULE``,
     ``SAFEPOINT_ENGINE_DEFAULT_RETRIES``, ``SAFEPOINT_ENGINE_FAILED_JOB_RETRY_TIME_CYCLE``,
     ``SAFEPOINT_MESSAGING_ENABLED``, ``SAFEPOINT_MESSAGING_JOB_LEASE``,
@@ -68,6 +70,7 @@ class Settings(BaseSettings):
     http: EngineHttpSettings = Field(default_factory=EngineHttpSettings)
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "auto"
+    event_loop: EventLoop = "auto"
     delegates: DelegatesSettings = Field(default_factory=DelegatesSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     messaging: EngineMessagingSettings = Field(default_factory=EngineMessagingSettings)

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 from pydantic import ValidationError
 
-from safepoint import tracing
+from safepoint import eventloop, tracing
 from safepoint.core.context import EngineConfig
 from safepoint.embedded import Engine, tracecontext
 from safepoint.errors import BrokerUnavailable, MessagingError, PersistenceError
@@ -249,10 +249,12 @@ async def _start(
     server_done = serve(server, sock)
     stack.push_async_callback(_stop_server, server, server_done)
     logger.info(
-        "%s started: %d delegate(s), %d worker thread(s), health on http://%s:%d/health",
+        "%s started: %d delegate(s), %d worker thread(s), %s event loop, "
+        "health on http://%s:%d/health",
         node,
         len(delegates),
         settings.executor.concurrency,
+        eventloop.loop_name(asyncio.get_running_loop()),
         http.host,
         http.port,
     )
@@ -296,9 +298,15 @@ def main() -> NoReturn:
         sys.stderr.write(f"{PROGRAM}: invalid settings: {one_line(str(exc))}\n")
         sys.exit(EXIT_CANNOT_START)
     configure_logging(settings.log_level, settings.log_format, trace_context=tracecontext.current)
+    try:
+        loop_factory = eventloop.loop_factory(settings.event_loop)
+    except RuntimeError as exc:
+        sys.stderr.write(f"{PROGRAM}: {exc}\n")
+        sys.exit(EXIT_CANNOT_START)
     tracing.configure(PROGRAM)
     try:
-        stopped = asyncio.run(run(settings))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            stopped = runner.run(run(settings))
     except Exception:
         logger.exception("the job-executor crashed")
         tracing.shutdown()

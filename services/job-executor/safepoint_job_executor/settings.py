@@ -12,6 +12,7 @@ from safepoint.settings import (
     DatabaseSettings,
     DelegatesSettings,
     EngineSettings,
+    EventLoop,
     HttpSettings,
     LogFormat,
     LogLevel,
@@ -64,6 +65,7 @@ class JobExecutorSettings(BaseSettings):
     Environment variables: ``SAFEPOINT_DATABASE_URL``, ``SAFEPOINT_DATABASE_POOL_SIZE``,
     ``SAFEPOINT_DATABASE_MIGRATE``, ``SAFEPOINT_AMQP_URL``, ``SAFEPOINT_HTTP_HOST``,
     ``SAFEPOINT_HTTP_PORT``, ``SAFEPOINT_LOG_LEVEL``, ``SAFEPOINT_LOG_FORMAT``,
+    ``SAFEPOINT_EVENT_LOOP``,
     ``SAFEPOINT_DELEGATES_MODULE``,
     ``SAFEPOINT_ENGINE_DEFAULT_RETRIES``, ``SAFEPOINT_ENGINE_FAILED_JOB_RETRY_TIME_CYCLE``,
     ``SAFEPOINT_EXECUTOR_CONCURRENCY``, ``SAFEPOINT_EXECUTOR_JOB_LEASE_SECONDS``,
@@ -85,6 +87,7 @@ class JobExecutorSettings(BaseSettings):
     http: JobExecutorHttpSettings = Field(default_factory=JobExecutorHttpSettings)
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "auto"
+    event_loop: EventLoop = "auto"
     delegates: DelegatesSettings = Field(default_factory=DelegatesSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)

@@ -19,7 +19,7 @@ from typing import Any, Final
 import aio_pika
 import aiormq.abc
 import aiormq.exceptions
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractMessage, AbstractRobustChannel
+from aio_pika.abc import AbstractChannel, AbstractMessage, AbstractRobustChannel
 
 from safepoint import tracing
 from safepoint.contract.base import Message
@@ -74,7 +74,7 @@ class Publisher:
         self._topology = topology or Topology()
         self._app_id = app_id
         self._confirm_timeout = confirm_timeout
-        self._exchanges: dict[str, AbstractExchange] = {}
+        self._robust = channel if isinstance(channel, AbstractRobustChannel) else None
 
     @property
     def topology(self) -> Topology:
@@ -128,19 +128,20 @@ class Publisher:
             correlation_id=correlation_id,
             body_size=len(body),
         ):
-            amqp_message = aio_pika.Message(
-                body,
-                headers=amqp_headers or None,
-                content_type=CONTENT_TYPE,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=message_id,
-                correlation_id=correlation_id,
-                reply_to=reply_to,
-                type=type_name,
-                timestamp=datetime.now(UTC),
+            # The properties aio-pika's Message would build, without building the Message.
+            properties = aiormq.spec.Basic.Properties(
                 app_id=self._app_id,
+                content_type=CONTENT_TYPE,
+                correlation_id=correlation_id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers=amqp_headers,
+                message_id=message_id,
+                message_type=type_name,
+                priority=0,
+                reply_to=reply_to,
+                timestamp=datetime.now(UTC),
             )
-            await self.send(exchange, routing_key, amqp_message, mandatory=mandatory)
+            await self._confirmed(exchange, routing_key, body, properties, mandatory)
         return message_id
 
     async def publish_many(self, messages: Iterable[Outgoing]) -> list[str]:
@@ -155,30 +156,16 @@ class Publisher:
                 deduplicate), publishing only the failed ones is cheaper.
         """
         batch = [(item, item.message_id or str(uuid.uuid4())) for item in messages]
-        results = await asyncio.gather(
-            *(
-                self.publish(
-                    item.exchange,
-                    item.routing_key,
-                    item.message,
-                    headers=item.headers,
-                    message_id=message_id,
-                    correlation_id=item.correlation_id,
-                    reply_to=item.reply_to,
-                    mandatory=item.mandatory,
-                )
-                for item, message_id in batch
-            ),
-            return_exceptions=True,
-        )
+        if len(batch) == 1:
+            # The common case (one job message): awaited here, without a task of its own.
+            results = [await self._attempt(*batch[0])]
+        else:
+            results = await asyncio.gather(*(self._attempt(*entry) for entry in batch))
         failures = [
             (message_id, result)
             for (_, message_id), result in zip(batch, results, strict=True)
-            if isinstance(result, BaseException)
+            if result is not None
         ]
-        for _, result in failures:
-            if not isinstance(result, Exception):
-                raise result  # cancellation and the like: not ours to translate
         if failures:
             ids = ", ".join(message_id for message_id, _ in failures)
             raise MessagingError(
@@ -186,6 +173,23 @@ class Publisher:
                 f"first reason: {failures[0][1]}"
             ) from failures[0][1]
         return [message_id for _, message_id in batch]
+
+    async def _attempt(self, item: Outgoing, message_id: str) -> Exception | None:
+        """Publish one message of a batch; what failed it, or ``None`` once it is confirmed."""
+        try:
+            await self.publish(
+                item.exchange,
+                item.routing_key,
+                item.message,
+                headers=item.headers,
+                message_id=message_id,
+                correlation_id=item.correlation_id,
+                reply_to=item.reply_to,
+                mandatory=item.mandatory,
+            )
+        except Exception as exc:  # reported with the batch's other failures
+            return exc
+        return None
 
     async def send(
         self,
@@ -202,31 +206,42 @@ class Publisher:
         """
         if message.message_id is None:
             raise ValueError("a message to publish needs a message_id")
+        await self._confirmed(exchange, routing_key, message.body, message.properties, mandatory)
+
+    async def _confirmed(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: aiormq.spec.Basic.Properties,
+        mandatory: bool | None,
+    ) -> None:
+        """Publish and wait for the confirm; the broker's answers as our errors."""
         if mandatory is None:
             mandatory = self._topology.must_route(exchange)
-        what = (
-            f"message {message.message_id} ({message.type}) to exchange {exchange!r} "
-            f"with routing key {routing_key!r}"
-        )
         try:
             # asyncio.timeout, not wait_for: no task of its own per message
             async with asyncio.timeout(self._confirm_timeout):
-                await self._publish(exchange, routing_key, message, mandatory)
+                await self._publish(exchange, routing_key, body, properties, mandatory)
         except aiormq.exceptions.PublishError as exc:
             raise MessagingError(
-                f"{what} was returned by the broker ({exc.args[0] if exc.args else exc}): "
-                "no queue is bound for it; declare the topology (or the external topic) first"
+                f"{_what(exchange, routing_key, properties)} was returned by the broker "
+                f"({exc.args[0] if exc.args else exc}): no queue is bound for it; declare the "
+                "topology (or the external topic) first"
             ) from exc
         except aiormq.exceptions.DeliveryError as exc:
-            raise MessagingError(f"the broker refused (nacked) {what}: {exc}") from exc
+            raise MessagingError(
+                f"the broker refused (nacked) {_what(exchange, routing_key, properties)}: {exc}"
+            ) from exc
         except aiormq.exceptions.ChannelNotFoundEntity as exc:
             raise MessagingError(
-                f"cannot publish {what}: {exc}; declare the topology first"
+                f"cannot publish {_what(exchange, routing_key, properties)}: {exc}; "
+                "declare the topology first"
             ) from exc
         except TimeoutError as exc:
             raise MessagingError(
-                f"no confirm for {what} within {self._confirm_timeout} s; it may or may "
-                "not be stored, publish it again"
+                f"no confirm for {_what(exchange, routing_key, properties)} within "
+                f"{self._confirm_timeout} s; it may or may not be stored, publish it again"
             ) from exc
         except (
             aiormq.exceptions.AMQPError,
@@ -234,32 +249,48 @@ class Publisher:
             ConnectionError,
         ) as exc:
             raise BrokerUnavailable(
-                f"lost the connection to RabbitMQ publishing {what}: {exc!r}"
+                "lost the connection to RabbitMQ publishing "
+                f"{_what(exchange, routing_key, properties)}: {exc!r}"
             ) from exc
 
     async def _publish(
-        self, exchange: str, routing_key: str, message: AbstractMessage, mandatory: bool
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: aiormq.spec.Basic.Properties,
+        mandatory: bool,
     ) -> None:
-        if isinstance(self._channel, AbstractRobustChannel):
+        channel = self._channel
+        robust = self._robust
+        if robust is not None:
             # The broker closed the channel (e.g. after a publish to a missing exchange)
             # or the connection is being restored: wait until aio-pika has reopened it.
             # (The caller bounds the wait.)
-            while self._channel.is_closed:
-                await self._channel.ready()
-                if self._channel.is_closed:
+            while robust.is_closed:
+                await robust.ready()
+                if robust.is_closed:
                     await asyncio.sleep(_REOPEN_POLL)
-        target = await self._exchange(exchange)
-        result = await target.publish(message, routing_key, mandatory=mandatory)
+        elif channel.is_closed:
+            raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} is closed")
+        # Straight to aiormq's channel, as aio-pika's Exchange.publish does in the end:
+        # a contract message needs no Message object nor Exchange object of its own.
+        underlay = await channel.get_underlay_channel()
+        result = await underlay.basic_publish(
+            body,
+            exchange=exchange,
+            routing_key=routing_key,
+            properties=properties,
+            mandatory=mandatory,
+        )
         if isinstance(result, aiormq.abc.DeliveredMessage):
             # Returned on a channel without on_return_raises: unroutable all the same.
             raise aiormq.exceptions.PublishError(result, result.delivery)
 
-    async def _exchange(self, name: str) -> AbstractExchange:
-        """The exchange object for ``name`` (not declared: declare_topology does that)."""
-        if name == "":
-            return self._channel.default_exchange
-        exchange = self._exchanges.get(name)
-        if exchange is None:
-            exchange = await self._channel.get_exchange(name, ensure=False)
-            self._exchanges[name] = exchange
-        return exchange
+
+def _what(exchange: str, routing_key: str, properties: aiormq.spec.Basic.Properties) -> str:
+    """The message an error is about, in words."""
+    return (
+        f"message {properties.message_id} ({properties.message_type}) to exchange "
+        f"{exchange!r} with routing key {routing_key!r}"
+    )
