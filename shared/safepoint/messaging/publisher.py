@@ -74,7 +74,7 @@ class Publisher:
         self._topology = topology or Topology()
         self._app_id = app_id
         self._confirm_timeout = confirm_timeout
-        self._robust = channel if isinstance(channel, AbstractRobustChannel) else None
+        self._robust_channel = channel if isinstance(channel, AbstractRobustChannel) else None
 
     @property
     def topology(self) -> Topology:
@@ -262,7 +262,7 @@ class Publisher:
         mandatory: bool,
     ) -> None:
         channel = self._channel
-        robust = self._robust
+        robust = self._robust_channel
         if robust is not None:
             # The broker closed the channel (e.g. after a publish to a missing exchange)
             # or the connection is being restored: wait until aio-pika has reopened it.
