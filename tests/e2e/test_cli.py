@@ -53,6 +53,9 @@ def test_deploy_start_list_and_retry_from_a_terminal(
     engine = start_service("safepoint_engine", name="engine")
     deployer = start_service("safepoint_deployer", name="deployer")
     start_executor(name="executor")
+    # uvloop by default (SAFEPOINT_EVENT_LOOP=auto), and each service says so
+    assert "on the uvloop event loop" in engine.output()
+    assert "on the uvloop event loop" in deployer.output()
     bpmn = tmp_path / "cli.bpmn"
     bpmn.write_bytes(FAILING)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -13,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 import safepoint_deployer
-from safepoint import metrics, tracing
+from safepoint import eventloop, metrics, tracing
 from safepoint.embedded import CommandOutcome, Engine, utc_now
 from safepoint.errors import (
     BadUserRequest,
@@ -120,7 +121,10 @@ def create_app(
         service = DeployerService(store, engine, clock=clock, new_id=new_id, on_deployed=listener)
         app.state.service = service
         app.state.max_resource_bytes = settings.max_resource_bytes
-        logger.info("deployer service ready")
+        logger.info(
+            "deployer service ready on the %s event loop",
+            eventloop.loop_name(asyncio.get_running_loop()),
+        )
         try:
             yield
         finally:

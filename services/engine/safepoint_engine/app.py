@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 import safepoint_engine
-from safepoint import metrics, tracing
+from safepoint import eventloop, metrics, tracing
 from safepoint.core.context import EngineConfig
 from safepoint.embedded import CommandOutcome, Engine, utc_now
 from safepoint.errors import (
@@ -161,8 +161,9 @@ def create_app(
         app.state.service = service
         app.state.messaging = runtime
         logger.info(
-            "engine service ready with %d delegates%s",
+            "engine service ready with %d delegates on the %s event loop%s",
             len(registry),
+            eventloop.loop_name(asyncio.get_running_loop()),
             ", consuming commands and dispatching jobs" if runtime else " (HTTP only)",
         )
         try:
