@@ -2,9 +2,10 @@
 
 uvloop (libuv underneath) makes the AMQP side of a safe point cheaper: reading and
 writing frames, futures, callbacks, the worker threads' hand-back. The services depend
-on it where it builds (Linux and macOS); ``SAFEPOINT_EVENT_LOOP=asyncio`` turns it off,
-e.g. to rule it out while chasing a bug. The HTTP-only services pass the choice to
-uvicorn, whose ``loop`` option takes the same three names.
+on it wherever it builds (not on Windows); ``SAFEPOINT_EVENT_LOOP=asyncio`` turns it off,
+e.g. to rule it out while chasing a bug. The engine and the deployer pass the choice to
+uvicorn, whose ``loop`` option takes the same three names (their AMQP side runs on the
+same loop); the job-executor runs its loop itself.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def loop_factory(choice: EventLoop) -> LoopFactory:
         if choice == "uvloop":
             raise RuntimeError(
                 "SAFEPOINT_EVENT_LOOP=uvloop but uvloop is not installed "
-                "(it builds on Linux and macOS); use auto or asyncio"
+                "(it does not build on Windows); use auto or asyncio"
             ) from None
         return asyncio.new_event_loop
     factory: LoopFactory = uvloop.new_event_loop

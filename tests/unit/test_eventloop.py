@@ -19,7 +19,7 @@ def _kind(choice: EventLoop) -> str:
         loop.close()
 
 
-def test_auto_is_uvloop_where_installed_and_asyncio_is_asyncio() -> None:
+def test_auto_is_uvloop_a_dependency_here_and_asyncio_is_asyncio() -> None:
     assert _kind("auto") == "uvloop"
     assert _kind("uvloop") == "uvloop"
     assert _kind("asyncio") == "asyncio"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 
 import uvicorn
+from pydantic import ValidationError
 
-from safepoint import tracing
+from safepoint import eventloop, tracing
 from safepoint.embedded import tracecontext
 from safepoint.errors import BrokerUnavailable
 from safepoint.logs import configure_logging
@@ -26,7 +27,17 @@ def check_broker(url: str) -> None:
 
 def main() -> None:
     """Read the settings once, then serve :func:`create_app` with uvicorn until stopped."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        folded = " ".join(str(exc).split())
+        sys.stderr.write(f"safepoint-engine: invalid settings: {folded}\n")
+        raise SystemExit(2) from None
+    try:
+        eventloop.loop_factory(settings.event_loop)  # uvicorn makes the loop; fail here clearly
+    except RuntimeError as exc:
+        sys.stderr.write(f"safepoint-engine: {exc}\n")
+        raise SystemExit(2) from None
     configure_logging(settings.log_level, settings.log_format, trace_context=tracecontext.current)
     if settings.messaging.enabled:
         check_broker(settings.amqp.url)
