@@ -54,6 +54,14 @@ def _activity(event: str, *, canceled: bool = False) -> None:
     )
 
 
+def _run_activity() -> None:
+    """What a job does inside its span: an activity starts, a statement runs, it ends."""
+    _activity("start")
+    with tracing.database_span("SELECT process_instances", "SELECT 1"):
+        pass
+    _activity("end")
+
+
 def _job() -> AbstractContextManager[Span | None]:
     return tracing.job_span(
         job_id="job-1",
@@ -80,10 +88,7 @@ def test_leaves_are_children_of_the_job_span_in_its_trace(
 ) -> None:
     headers: dict[str, object] = {}
     with _job():
-        _activity("start")
-        with tracing.database_span("SELECT process_instances", "SELECT 1"):
-            pass
-        _activity("end")
+        _run_activity()
         with _publish(headers):
             pass
 
@@ -173,10 +178,7 @@ def test_without_a_parent_a_statement_is_not_recorded_and_a_publish_starts_a_tra
 def test_under_a_span_not_sampled_nothing_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
     exporter = _install(monkeypatch, sampler=ALWAYS_OFF)
     with _job():
-        _activity("start")
-        with tracing.database_span("SELECT process_instances", "SELECT 1"):
-            pass
-        _activity("end")
+        _run_activity()
 
     assert exporter.get_finished_spans() == ()
 
@@ -206,10 +208,7 @@ def test_a_message_of_an_unsampled_trace_makes_no_span_and_passes_the_context_on
         assert tracing.current_headers()["traceparent"] == UNSAMPLED
         with _job() as job:
             assert job is None
-            _activity("start")
-            with tracing.database_span("SELECT process_instances", "SELECT 1"):
-                pass
-            _activity("end")
+            _run_activity()
             with _publish(published):
                 pass
     stored = {"traceparent": UNSAMPLED}  # a job row's context: the message keeps it

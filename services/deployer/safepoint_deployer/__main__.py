@@ -2,41 +2,31 @@
 
 from __future__ import annotations
 
-import sys
-
 import uvicorn
-from pydantic import ValidationError
 
-from safepoint import eventloop, tracing
+from safepoint import tracing
 from safepoint.embedded import tracecontext
 from safepoint.errors import BrokerUnavailable
 from safepoint.logs import configure_logging
 from safepoint.messaging import ensure_reachable
+from safepoint.startup import cannot_start, event_loop, read_settings
 from safepoint_deployer.app import create_app
 from safepoint_deployer.settings import Settings
+
+PROGRAM = "safepoint-deployer"
 
 
 def main() -> None:
     """Read the settings once, then serve :func:`create_app` with uvicorn until stopped."""
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        folded = " ".join(str(exc).split())
-        sys.stderr.write(f"safepoint-deployer: invalid settings: {folded}\n")
-        raise SystemExit(2) from None
-    try:
-        eventloop.loop_factory(settings.event_loop)  # uvicorn makes the loop; fail here clearly
-    except RuntimeError as exc:
-        sys.stderr.write(f"safepoint-deployer: {exc}\n")
-        raise SystemExit(2) from None
+    settings = read_settings(PROGRAM, Settings)
+    event_loop(PROGRAM, settings.event_loop)  # uvicorn makes the loop: fail here, clearly
     configure_logging(settings.log_level, settings.log_format, trace_context=tracecontext.current)
     if settings.publish_events:
         try:
-            ensure_reachable(settings.amqp.url, name="safepoint-deployer-preflight")
+            ensure_reachable(settings.amqp.url, name=f"{PROGRAM}-preflight")
         except BrokerUnavailable as exc:
-            sys.stderr.write(f"safepoint-deployer: {exc}\n")
-            raise SystemExit(2) from None
-    tracing.configure("safepoint-deployer")
+            cannot_start(PROGRAM, str(exc))
+    tracing.configure(PROGRAM)
     try:
         uvicorn.run(
             create_app(settings),

@@ -2,46 +2,36 @@
 
 from __future__ import annotations
 
-import sys
-
 import uvicorn
-from pydantic import ValidationError
 
-from safepoint import eventloop, tracing
+from safepoint import tracing
 from safepoint.embedded import tracecontext
 from safepoint.errors import BrokerUnavailable
 from safepoint.logs import configure_logging
 from safepoint.messaging import ensure_reachable
+from safepoint.startup import cannot_start, event_loop, read_settings
 from safepoint_engine.app import create_app
 from safepoint_engine.settings import Settings
+
+PROGRAM = "safepoint-engine"
 
 
 def check_broker(url: str) -> None:
     """Exit with one clear line (code 2) when RabbitMQ cannot be reached."""
     try:
-        ensure_reachable(url, name="safepoint-engine-preflight")
+        ensure_reachable(url, name=f"{PROGRAM}-preflight")
     except BrokerUnavailable as exc:
-        sys.stderr.write(f"safepoint-engine: {exc}\n")
-        raise SystemExit(2) from None
+        cannot_start(PROGRAM, str(exc))
 
 
 def main() -> None:
     """Read the settings once, then serve :func:`create_app` with uvicorn until stopped."""
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        folded = " ".join(str(exc).split())
-        sys.stderr.write(f"safepoint-engine: invalid settings: {folded}\n")
-        raise SystemExit(2) from None
-    try:
-        eventloop.loop_factory(settings.event_loop)  # uvicorn makes the loop; fail here clearly
-    except RuntimeError as exc:
-        sys.stderr.write(f"safepoint-engine: {exc}\n")
-        raise SystemExit(2) from None
+    settings = read_settings(PROGRAM, Settings)
+    event_loop(PROGRAM, settings.event_loop)  # uvicorn makes the loop: fail here, clearly
     configure_logging(settings.log_level, settings.log_format, trace_context=tracecontext.current)
     if settings.messaging.enabled:
         check_broker(settings.amqp.url)
-    tracing.configure("safepoint-engine")
+    tracing.configure(PROGRAM)
     try:
         uvicorn.run(
             create_app(settings),

@@ -29,9 +29,8 @@ from typing import Final, NoReturn
 
 import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
-from pydantic import ValidationError
 
-from safepoint import eventloop, tracing
+from safepoint import eventloop, startup, tracing
 from safepoint.core.context import EngineConfig
 from safepoint.embedded import Engine, tracecontext
 from safepoint.errors import BrokerUnavailable, MessagingError, PersistenceError
@@ -46,6 +45,7 @@ from safepoint.messaging import (
 )
 from safepoint.messaging.outbox import OutboxRelay
 from safepoint.registry import DelegateRegistryError, load_delegates
+from safepoint.startup import event_loop, one_line, read_settings
 from safepoint_job_executor.app import HttpServer, bind, create_app, http_server, serve
 from safepoint_job_executor.consumers import JobConsumer
 from safepoint_job_executor.metrics import JobMetrics
@@ -57,7 +57,7 @@ logger = logging.getLogger("safepoint_job_executor")
 PROGRAM: Final = "safepoint-job-executor"
 EXIT_OK: Final = 0
 EXIT_CRASH: Final = 1
-EXIT_CANNOT_START: Final = 2
+EXIT_CANNOT_START: Final = startup.EXIT_CANNOT_START
 
 CLOSE_TIMEOUT: Final = 5.0
 """Seconds each step of the shutdown after the grace period (HTTP, broker) may take."""
@@ -73,11 +73,6 @@ class Stopped:
 
     code: int
     jobs_still_running: int = 0
-
-
-def one_line(text: str) -> str:
-    """``text`` with its whitespace (newlines too) folded into single spaces."""
-    return " ".join(text.split())
 
 
 def node_name() -> str:
@@ -292,17 +287,9 @@ async def _close_connection(connection: AbstractRobustConnection) -> None:
 
 def main() -> NoReturn:
     """Run a job-executor with settings from the environment, then exit with its code."""
-    try:
-        settings = JobExecutorSettings()
-    except ValidationError as exc:
-        sys.stderr.write(f"{PROGRAM}: invalid settings: {one_line(str(exc))}\n")
-        sys.exit(EXIT_CANNOT_START)
+    settings = read_settings(PROGRAM, JobExecutorSettings)
     configure_logging(settings.log_level, settings.log_format, trace_context=tracecontext.current)
-    try:
-        loop_factory = eventloop.loop_factory(settings.event_loop)
-    except RuntimeError as exc:
-        sys.stderr.write(f"{PROGRAM}: {exc}\n")
-        sys.exit(EXIT_CANNOT_START)
+    loop_factory = event_loop(PROGRAM, settings.event_loop)
     tracing.configure(PROGRAM)
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
