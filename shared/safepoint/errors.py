@@ -13,6 +13,7 @@ The tree::
     ├── BpmnError(error_code)             a delegate signals a business error (not a failure)
     ├── PersistenceError                  the database failed or refused
     │   └── OptimisticLockError           another transaction changed the same state first
+    ├── DuplicateCommand(command_id)      a command with this id was carried out already
     └── MessagingError                    the broker failed or refused
         ├── BrokerUnavailable             no connection to the broker
         └── ContractViolation(reason)     a message does not match its schema
@@ -124,6 +125,20 @@ class PersistenceError(SafepointError):
 
 class OptimisticLockError(PersistenceError):
     """Another transaction changed the same process instance first; retry the command."""
+
+
+class DuplicateCommand(SafepointError):
+    """A command with this id was carried out already: its transaction rolled back.
+
+    Raised by a transaction that records ``command_id`` as processed
+    (:func:`safepoint.embedded.recording_command`) when the id is recorded already,
+    by an earlier delivery of the same command or by a concurrent one that committed
+    first. Nothing the transaction did is kept.
+    """
+
+    def __init__(self, command_id: str) -> None:
+        self.command_id = command_id
+        super().__init__(f"command {command_id!r} was carried out already")
 
 
 class MessagingError(SafepointError):

@@ -72,6 +72,11 @@ MESSAGES_REJECTED: Final = Counter(
     ["queue"],
     registry=REGISTRY,
 )
+COMMANDS_REPEATED: Final = Counter(
+    "safepoint_commands_repeated",
+    "Commands delivered again after they were carried out: answered, not run again.",
+    registry=REGISTRY,
+)
 DISPATCHED: Final = Counter(
     "safepoint_dispatcher_published",
     "Jobs and external tasks the dispatcher published (late: retries, timers, lost publishes).",

@@ -134,6 +134,7 @@ def create_app(
                     commands_prefetch=options.commands_prefetch,
                     dispatch_interval=options.dispatch_interval,
                     dispatch_batch=options.dispatch_batch,
+                    command_retention=timedelta(seconds=options.command_retention),
                 )
             )
             hook = runtime.relay

@@ -20,9 +20,15 @@ delegate's own exception)             delivery the queue allows, dead-lettered w
                                       error reply
 ====================================  =================================================
 
-Commands are delivered at least once: a command redelivered after the engine committed
-it but before it was acked runs again (a start starts a second instance; a completion
-finds its task gone and is dead-lettered as ``NotFound``).
+Commands are delivered at least once, and carried out once: a command with a
+``message_id`` is recorded as processed, with its answer, in the transaction that
+carries it out (:func:`~safepoint.embedded.recording_command`). A redelivery (the
+engine committed but could not ack; the sender got no confirm and sent it again) is
+acked without running again, and answered with the recorded answer: a start does not
+start a second instance. Reusing a ``message_id`` for another type of command is
+refused. A command without ``message_id`` cannot be recognised and runs each time it
+is delivered. The records are kept for the messaging settings' ``command_retention``
+(the dispatcher forgets older ones).
 """
 
 from __future__ import annotations
@@ -30,13 +36,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 from pydantic import JsonValue
 
-from safepoint import tracing
+from safepoint import metrics, tracing
 from safepoint.contract import (
     COMMANDS,
     CommandError,
@@ -53,12 +59,14 @@ from safepoint.contract import (
     from_typed,
 )
 from safepoint.core.entities import ProcessInstance
-from safepoint.embedded import Engine, use_trace_context
+from safepoint.core.outcome import CommandOutcome
+from safepoint.embedded import Engine, ProcessedCommand, recording_command, use_trace_context
 from safepoint.errors import (
     BadUserRequest,
     BpmnError,
     BpmnParseError,
     ContractViolation,
+    DuplicateCommand,
     EngineError,
     MessagingError,
     OptimisticLockError,
@@ -174,13 +182,57 @@ def _start(engine: Engine, command: StartProcessInstance) -> CommandResult:
             command.process_definition_id, variables, command.business_key
         )
     logger.info("started process instance %s of %s", instance.id, instance.process_definition_id)
+    return _started(
+        instance.id,
+        instance.process_definition_id,
+        instance.process_definition_key,
+        instance.business_key,
+        ended=instance.ended,
+    )
+
+
+def _started(
+    process_instance_id: str,
+    process_definition_id: str,
+    process_definition_key: str,
+    business_key: str | None,
+    *,
+    ended: bool,
+) -> CommandResult:
+    """A start's answer."""
     return {
-        "processInstanceId": instance.id,
-        "processDefinitionId": instance.process_definition_id,
-        "processDefinitionKey": instance.process_definition_key,
-        "businessKey": instance.business_key,
-        "ended": instance.ended,
+        "processInstanceId": process_instance_id,
+        "processDefinitionId": process_definition_id,
+        "processDefinitionKey": process_definition_key,
+        "businessKey": business_key,
+        "ended": ended,
     }
+
+
+def _start_answer(outcomes: Sequence[CommandOutcome]) -> CommandResult:
+    """A start's answer, from its transaction's outcome (recorded with the command)."""
+    for outcome in outcomes:
+        if outcome.started:
+            return _started(
+                outcome.process_instance_id,
+                outcome.process_definition_id,
+                outcome.process_definition_key,
+                outcome.business_key,
+                ended=outcome.ended,
+            )
+    return None
+
+
+def execute_command_once(engine: Engine, command: Message, command_id: str) -> CommandResult:
+    """Run ``command`` as :func:`execute_command` does, recording it as ``command_id``.
+
+    Raises:
+        DuplicateCommand: ``command_id`` was carried out already (nothing of this run
+            is kept); and whatever :func:`execute_command` raises.
+    """
+    answer = _start_answer if isinstance(command, StartProcessInstance) else None
+    with recording_command(command_id, str(command.message_type), answer=answer):
+        return execute_command(engine, command)
 
 
 # --------------------------------------------------------------------------------------
@@ -226,9 +278,17 @@ class CommandHandler:
     async def __call__(self, incoming: IncomingMessage) -> Outcome:
         """Run the command of ``incoming``; answer it when it has ``reply_to``."""
         command = incoming.message
+        command_id = incoming.message_id or None
         try:
+            if command_id is not None:
+                done = await asyncio.to_thread(self._engine.processed_command, command_id)
+                if done is not None:
+                    return await self._repeat(incoming, done)
             with log_context(process_instance_id=getattr(command, "process_instance_id", None)):
-                result = await self._run(command, incoming.trace_context)
+                result = await self._run(command, incoming.trace_context, command_id)
+        except DuplicateCommand:
+            # A concurrent delivery of the same command committed first.
+            return await self._repeat_recorded(incoming)
         except REFUSED as exc:
             return await self._refuse(incoming, exc)
         except OptimisticLockError as exc:
@@ -249,16 +309,56 @@ class CommandHandler:
         if rejected.reply_to:
             await self._answer(rejected, _error_reply("ContractViolation", rejected.reason))
 
-    async def _run(self, command: Message, trace: dict[str, str] | None = None) -> CommandResult:
+    async def _repeat(self, incoming: IncomingMessage, done: ProcessedCommand) -> Outcome:
+        """Answer a command carried out before with its recorded answer; ack it."""
+        if done.command_type != incoming.message_type:
+            return await self._refuse(
+                incoming,
+                BadUserRequest(
+                    f"message_id {done.id!r} was used by a {done.command_type} command "
+                    f"carried out at {done.processed_at.isoformat()}; give every command "
+                    "a message_id of its own"
+                ),
+            )
+        logger.info(
+            "%s message %s was carried out at %s already; answering with its result, "
+            "not running it again",
+            incoming.message_type,
+            incoming.message_id,
+            done.processed_at.isoformat(),
+        )
+        metrics.COMMANDS_REPEATED.inc()
+        await self._answer(incoming, CommandReply(ok=True, result=done.result))
+        return ACK
+
+    async def _repeat_recorded(self, incoming: IncomingMessage) -> Outcome:
+        """Answer a command whose concurrent delivery committed first."""
+        assert incoming.message_id is not None
+        done = await asyncio.to_thread(self._engine.processed_command, incoming.message_id)
+        if done is None:  # forgotten meanwhile (a retention of seconds): run it again
+            return REQUEUE
+        return await self._repeat(incoming, done)
+
+    async def _run(
+        self,
+        command: Message,
+        trace: dict[str, str] | None = None,
+        command_id: str | None = None,
+    ) -> CommandResult:
         """Run ``command`` in a worker thread, again after an optimistic locking conflict.
 
         The command's ``traceparent`` becomes the trace context of the jobs it creates.
+        With ``command_id``, the run that commits records the command as processed.
         """
         attempt = 1
         while True:
             try:
                 with use_trace_context(tracing.current_headers() or trace):
-                    return await asyncio.to_thread(execute_command, self._engine, command)
+                    if command_id is None:
+                        return await asyncio.to_thread(execute_command, self._engine, command)
+                    return await asyncio.to_thread(
+                        execute_command_once, self._engine, command, command_id
+                    )
             except OptimisticLockError:
                 if attempt >= self._conflict_attempts:
                     raise

@@ -11,6 +11,11 @@ what is due and leased to no one (:meth:`Engine.lease_due_jobs
 - jobs whose executor died (its lease ran out),
 - external tasks whose retry timeout has passed.
 
+Every ``prune_interval`` seconds it also forgets the processed commands older than the
+command retention (:meth:`Engine.prune_processed_commands
+<safepoint.embedded.Engine.prune_processed_commands>`): a command redelivered later
+than that would run again.
+
 Leasing is one transaction that marks the rows (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL), so several engine replicas can dispatch at once without publishing a row
 twice in one lease period. A row leased but not published (the broker was away) is
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Final
 
 from safepoint import metrics
@@ -39,6 +45,15 @@ DEFAULT_POLL_INTERVAL: Final = 0.5
 DEFAULT_BATCH: Final = 500
 """The most jobs (and, separately, external tasks) leased per round."""
 
+DEFAULT_COMMAND_RETENTION: Final = timedelta(days=7)
+"""How long a processed command is remembered (a redelivery within it does not run again)."""
+
+DEFAULT_PRUNE_INTERVAL: Final = 60.0
+"""Seconds between prunings of the processed commands."""
+
+PRUNE_BATCH: Final = 10_000
+"""The most processed commands forgotten per statement."""
+
 DEFAULT_MAX_BACKOFF: Final = 30.0
 """The longest wait before a round is tried again after a failure."""
 
@@ -54,6 +69,8 @@ class Dispatcher:
         batch: the most jobs, and the most external tasks, leased per round.
         max_backoff: the longest wait after failed rounds (the wait starts at
             ``poll_interval`` and doubles per failure in a row).
+        command_retention: how long processed commands are remembered.
+        prune_interval: seconds between prunings of the processed commands.
     """
 
     def __init__(
@@ -64,6 +81,8 @@ class Dispatcher:
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         batch: int = DEFAULT_BATCH,
         max_backoff: float = DEFAULT_MAX_BACKOFF,
+        command_retention: timedelta = DEFAULT_COMMAND_RETENTION,
+        prune_interval: float = DEFAULT_PRUNE_INTERVAL,
     ) -> None:
         if batch < 1:
             raise ValueError(f"batch must be at least 1, not {batch}")
@@ -74,6 +93,9 @@ class Dispatcher:
         self._poll_interval = poll_interval
         self._batch = batch
         self._max_backoff = max(max_backoff, poll_interval)
+        self._command_retention = command_retention
+        self._prune_interval = prune_interval
+        self._pruned_at: float | None = None
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -111,6 +133,7 @@ class Dispatcher:
         while not self._stopping.is_set():
             try:
                 full = await self.dispatch_once()
+                await self._prune_when_due()
             except Exception as exc:
                 failures += 1
                 delay = min(self._poll_interval * 2 ** (failures - 1), self._max_backoff)
@@ -158,6 +181,33 @@ class Dispatcher:
             metrics.DISPATCHED.labels(kind="external_task").inc(len(tasks))
             logger.info("dispatched %d due external task(s)", len(tasks))
         return len(jobs) >= self._batch or len(tasks) >= self._batch
+
+    async def prune_once(self) -> int:
+        """Forget the processed commands older than the retention; return how many.
+
+        Raises:
+            PersistenceError: the database failed (tried again at the next pruning).
+        """
+        forgotten = 0
+        while True:
+            batch = await asyncio.to_thread(
+                self._engine.prune_processed_commands, self._command_retention, limit=PRUNE_BATCH
+            )
+            forgotten += batch
+            if batch < PRUNE_BATCH or self._stopping.is_set():
+                break
+        if forgotten:
+            logger.info(
+                "forgot %d command(s) processed over %s ago", forgotten, self._command_retention
+            )
+        return forgotten
+
+    async def _prune_when_due(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if self._pruned_at is not None and now - self._pruned_at < self._prune_interval:
+            return
+        self._pruned_at = now
+        await self.prune_once()
 
     async def _publish_external_tasks(self, tasks: list[ExternalTask]) -> None:
         """Publish tasks with their instance's variables and business key, as the relay does."""

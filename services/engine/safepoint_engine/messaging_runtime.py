@@ -21,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Final
 
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
@@ -42,7 +43,12 @@ from safepoint_engine.consumers import (
     CommandHandler,
     consume_commands,
 )
-from safepoint_engine.dispatcher import DEFAULT_BATCH, DEFAULT_POLL_INTERVAL, Dispatcher
+from safepoint_engine.dispatcher import (
+    DEFAULT_BATCH,
+    DEFAULT_COMMAND_RETENTION,
+    DEFAULT_POLL_INTERVAL,
+    Dispatcher,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +75,8 @@ class MessagingOptions:
         requeue_backoff: seconds a command that failed unexpectedly is held before it
             is requeued (doubled per redelivery).
         topology: exchange and queue names (``safepoint.*``) and the delivery limit.
+        command_retention: how long processed commands are remembered (a command
+            redelivered within it is answered, not run again).
     """
 
     amqp_url: str
@@ -80,6 +88,7 @@ class MessagingOptions:
     conflict_attempts: int = DEFAULT_CONFLICT_ATTEMPTS
     requeue_backoff: float = DEFAULT_REQUEUE_BACKOFF
     topology: Topology = field(default_factory=Topology)
+    command_retention: timedelta = DEFAULT_COMMAND_RETENTION
 
 
 class MessagingRuntime:
@@ -191,6 +200,7 @@ class MessagingRuntime:
             self._relay,
             poll_interval=options.dispatch_interval,
             batch=options.dispatch_batch,
+            command_retention=options.command_retention,
         )
         self._dispatcher.start()
         self._engine = engine

@@ -31,7 +31,9 @@ class EngineMessagingSettings(BaseModel):
 
     ``job_lease`` (seconds) is how long a new job or external task is left to the
     publisher that created it (and an external task to its worker) before the
-    dispatcher hands it out again; ``enabled=false`` runs the HTTP API alone.
+    dispatcher hands it out again; ``command_retention`` (seconds, 7 days by default)
+    how long a processed command is remembered, so that its redelivery is answered
+    and not run again; ``enabled=false`` runs the HTTP API alone.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -41,6 +43,7 @@ class EngineMessagingSettings(BaseModel):
     dispatch_interval: float = Field(default=0.5, gt=0)
     dispatch_batch: int = Field(default=500, ge=1)
     job_lease: float = Field(default=300.0, gt=0)
+    command_retention: float = Field(default=7 * 24 * 3600.0, gt=0)
     node_name: str | None = None
 
 
@@ -54,7 +57,8 @@ class Settings(BaseSettings):
     ``SAFEPOINT_DELEGATES_MODULE``,
     ``SAFEPOINT_ENGINE_DEFAULT_RETRIES``, ``SAFEPOINT_ENGINE_FAILED_JOB_RETRY_TIME_CYCLE``,
     ``SAFEPOINT_MESSAGING_ENABLED``, ``SAFEPOINT_MESSAGING_JOB_LEASE``,
-    ``SAFEPOINT_MESSAGING_DISPATCH_INTERVAL``, ``SAFEPOINT_MESSAGING_COMMANDS_PREFETCH``.
+    ``SAFEPOINT_MESSAGING_DISPATCH_INTERVAL``, ``SAFEPOINT_MESSAGING_COMMANDS_PREFETCH``,
+    ``SAFEPOINT_MESSAGING_COMMAND_RETENTION``.
     """
 
     model_config = SettingsConfigDict(

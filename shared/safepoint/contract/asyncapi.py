@@ -167,7 +167,9 @@ def asyncapi(topology: Topology) -> dict[str, Any]:
             "direct",
             commands,
             "Where any language sends commands. Set reply_to and correlation_id to get a "
-            "CommandReply.",
+            "CommandReply. A command is carried out once per message_id: sent again with "
+            "the same message_id (or redelivered), it is answered with the first answer "
+            "and not run again.",
         ),
         "commandsQueue": _queue_channel(
             commands_queue, commands, "The queue the engine consumes commands from."

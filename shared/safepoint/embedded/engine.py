@@ -43,10 +43,12 @@ from safepoint.core.outcome import CommandOutcome, OutcomeTracker
 from safepoint.core.state import InstanceState
 from safepoint.core.tree import children
 from safepoint.embedded.clock import utc_now
+from safepoint.embedded.commands import pending_command
 from safepoint.embedded.repository import DefinitionCache, deploy_resources
 from safepoint.embedded.tracecontext import current_or_new
 from safepoint.errors import BadUserRequest, NotFound, OptimisticLockError, PersistenceError
 from safepoint.model import Process
+from safepoint.persistence.commands import ProcessedCommand
 from safepoint.persistence.store import Store
 from safepoint.persistence.unit_of_work import UnitOfWork
 
@@ -172,10 +174,20 @@ class Engine:
 
     @contextmanager
     def _transaction(self) -> Iterator[tuple[UnitOfWork, list[CommandOutcome]]]:
-        """A unit of work whose saved outcomes are announced once it has committed."""
+        """A unit of work whose saved outcomes are announced once it has committed.
+
+        Inside :func:`~safepoint.embedded.commands.recording_command`, the first such
+        transaction also records the command as processed (or raises
+        ``DuplicateCommand`` and rolls back).
+        """
         outcomes: list[CommandOutcome] = []
+        pending = pending_command()
         with self._store.unit_of_work() as uow:
             yield uow, outcomes
+            if pending is not None and not pending.recorded:
+                uow.record_command(pending.processed(outcomes, self._clock()))
+        if pending is not None:
+            pending.recorded = True
         if self._on_commit is not None:
             for outcome in outcomes:
                 self._on_commit(outcome)
@@ -678,6 +690,22 @@ class Engine:
         """Delete a job; its incident is resolved, the token stays where it was."""
         job = self.job(job_id)
         self._command(job.process_instance_id, lambda ctx: runtime.delete_job(ctx, job_id))
+
+    # --- processed commands ------------------------------------------------------------
+
+    def processed_command(self, command_id: str) -> ProcessedCommand | None:
+        """The command carried out with this id (under ``recording_command``), or ``None``."""
+        with self._uow() as uow:
+            return uow.processed_command(command_id)
+
+    def prune_processed_commands(self, older_than: timedelta, *, limit: int = 10_000) -> int:
+        """Forget up to ``limit`` commands processed more than ``older_than`` ago.
+
+        Returns:
+            How many were forgotten (``limit`` means there may be more).
+        """
+        with self._uow() as uow:
+            return uow.prune_processed_commands(before=self._clock() - older_than, limit=limit)
 
     def incidents(self, process_instance_id: str | None = None) -> list[Incident]:
         """Open incidents (of one instance), oldest first."""

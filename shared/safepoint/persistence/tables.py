@@ -4,7 +4,7 @@ Column names are the entity's field names. Every table owned by a process
 instance has the primary key ``(process_instance_id, id)`` (variables:
 ``(process_instance_id, scope_id, name)``), so one instance can live wholly in one
 partition (DESIGN.md §9); a plain index on ``id`` serves lookups by id.
-``migrations/versions/0001_initial.py`` creates exactly this; a test compares the two.
+``migrations/versions/`` creates exactly this, migration after migration; a test compares the two.
 """
 
 from __future__ import annotations
@@ -248,3 +248,18 @@ job_logs = Table(
     Index("ix_job_logs_id", "id"),
     Index("ix_job_logs_job_id", "job_id"),
 )
+
+processed_commands = Table(
+    "processed_commands",
+    metadata,
+    Column("id", String(255), nullable=False),
+    Column("command_type", String(255), nullable=False),
+    Column("processed_at", UtcDateTime, nullable=False),
+    Column("result", Text),
+    PrimaryKeyConstraint("id", name="pk_processed_commands"),
+    Index("ix_processed_commands_processed_at", "processed_at"),
+)
+"""Commands carried out, by their id (an AMQP ``message_id``): a redelivery is not run again.
+
+``result`` is the JSON the command was answered with (``null`` for most commands).
+"""

@@ -29,7 +29,8 @@ from safepoint.core.entities import (
 )
 from safepoint.core.state import InstanceState
 from safepoint.errors import OptimisticLockError, PersistenceError
-from safepoint.persistence import definitions, instances, queries
+from safepoint.persistence import commands, definitions, instances, queries
+from safepoint.persistence.commands import ProcessedCommand
 from safepoint.persistence.instances import Snapshot
 from safepoint.persistence.rows import EXTERNAL_TASKS, JOBS, PROCESS_INSTANCES, TASKS
 
@@ -328,6 +329,27 @@ class UnitOfWork:
         return queries.variables(
             self.connection, process_instance_id, scope_id or process_instance_id
         )
+
+    # -- processed commands ----------------------------------------------------------------
+
+    @_translated
+    def record_command(self, command: ProcessedCommand) -> None:
+        """Record ``command`` as carried out in this transaction.
+
+        Raises:
+            DuplicateCommand: its id is recorded already (roll this transaction back).
+        """
+        commands.record(self.connection, command)
+
+    @_translated
+    def processed_command(self, command_id: str) -> ProcessedCommand | None:
+        """The command carried out with this id, or ``None``."""
+        return commands.find(self.connection, command_id)
+
+    @_translated
+    def prune_processed_commands(self, *, before: datetime, limit: int) -> int:
+        """Forget up to ``limit`` commands processed before ``before``; return how many."""
+        return commands.prune(self.connection, before=before, limit=limit)
 
     # -- bulk changes ----------------------------------------------------------------------
 

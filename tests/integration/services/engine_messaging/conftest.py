@@ -226,8 +226,12 @@ class Broker:
         reply: bool = True,
         message_type: str | None = None,
         content_type: str = "application/json",
+        message_id: str | None = None,
     ) -> None:
-        """Publish a command as a worker in any language would: JSON bytes and properties."""
+        """Publish a command as a worker in any language would: JSON bytes and properties.
+
+        ``message_id`` is a new UUID unless given (the same one again: a redelivery).
+        """
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         message = aio_pika.Message(
             payload,
@@ -235,7 +239,7 @@ class Broker:
             type=message_type or COMMAND_TYPES.get(kind, kind),
             reply_to=self.replies.name if reply else None,
             correlation_id=correlation_id,
-            message_id=str(uuid.uuid4()),
+            message_id=message_id or str(uuid.uuid4()),
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
         exchange = await bounded(self.channel.get_exchange(self.topology.commands_exchange))

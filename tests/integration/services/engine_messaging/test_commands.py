@@ -152,6 +152,71 @@ async def test_correlate_and_task_commands_carry_an_instance_to_its_end(
     assert engine.variables(instance_id) == {"paidAmount": 99.5, "tracking": "TRACK-1"}
 
 
+async def test_a_command_delivered_twice_is_carried_out_once_and_answered_alike(
+    start_runtime: Any, deployed: Deployed, broker: Broker, topology: Topology
+) -> None:
+    runtime = await start_runtime(deployed(ORDER))
+    engine: Engine = runtime.engine
+    start = {"processDefinitionKey": "order", "businessKey": "ORDER-9"}
+
+    # A sender that got no confirm sends again; RabbitMQ redelivers after a lost ack.
+    await broker.send("start", start, message_id="start-1", correlation_id="first")
+    _, first = await broker.reply()
+    await broker.send("start", start, message_id="start-1", correlation_id="again")
+    correlation_id, again = await broker.reply()
+
+    assert first["ok"] is True
+    assert (correlation_id, again) == ("again", first)
+    (instance,) = engine.process_instances()
+    assert instance.id == first["result"]["processInstanceId"]
+    processed = engine.processed_command("start-1")
+    assert processed is not None
+    assert processed.command_type == "safepoint.process-instance.start.v1"
+
+    paid = {"messageName": "paid", "businessKey": "ORDER-9"}
+    for correlation in ("paid", "paid-again"):
+        await broker.send("correlate", paid, message_id="paid-1", correlation_id=correlation)
+        assert await broker.reply() == (correlation, {"ok": True, "result": None, "error": None})
+    handed_out = await broker.next_message(topology.external_queue("ship"))
+    task_id = json.loads(handed_out.body)["externalTaskId"]
+    await broker.send(
+        "complete-external-task", {"externalTaskId": task_id, "workerId": "w"}, message_id="s-1"
+    )
+    assert (await broker.reply())[1]["ok"] is True
+    (review,) = engine.tasks(instance.id)
+    for _ in range(2):  # the second would find its task gone: NotFound, dead-lettered
+        await broker.send("complete-task", {"taskId": review.id}, message_id="review-1")
+        assert (await broker.reply())[1] == {"ok": True, "result": None, "error": None}
+
+    assert engine.process_instance(instance.id).ended
+    assert await broker.drain(topology.dead_letter_queue(topology.commands_queue), 0.2) == []
+    assert len(await broker.drain(topology.external_queue("ship"), 0.2)) == 0  # one task
+
+
+async def test_a_message_id_used_again_by_another_command_is_refused(
+    start_runtime: Any, deployed: Deployed, broker: Broker, topology: Topology
+) -> None:
+    runtime = await start_runtime(deployed(ORDER))
+    engine: Engine = runtime.engine
+    await broker.send("start", {"processDefinitionKey": "order"}, message_id="same")
+    assert (await broker.reply())[1]["ok"] is True
+
+    await broker.send(
+        "correlate", {"messageName": "paid"}, message_id="same", correlation_id="reused"
+    )
+    correlation_id, answer = await broker.reply()
+
+    assert correlation_id == "reused"
+    assert answer["error"]["type"] == "BadUserRequest"
+    reason = answer["error"]["message"]
+    assert "message_id 'same' was used by a safepoint.process-instance.start.v1" in reason
+    (instance,) = engine.process_instances()
+    assert engine.active_activity_ids(instance.id) == ["paid"]  # not correlated
+    dead = await broker.next_message(topology.dead_letter_queue(topology.commands_queue))
+    assert dead.message_id == "same"
+    assert str(dead.headers["x-safepoint-reason"]).startswith("BadUserRequest: message_id")
+
+
 async def test_bad_commands_are_dead_lettered_with_the_reason_answered_and_consuming_goes_on(
     start_runtime: Any, deployed: Deployed, broker: Broker, topology: Topology
 ) -> None:

@@ -22,6 +22,7 @@ from bpmn_doc import (
 from safepoint import Engine, ManualClock
 from safepoint.contract import Topology
 from safepoint.core.context import EngineConfig
+from safepoint.embedded import recording_command
 from safepoint.errors import BrokerUnavailable, PersistenceError
 from safepoint_engine.dispatcher import Dispatcher
 
@@ -266,6 +267,35 @@ async def test_the_dispatcher_survives_database_and_broker_failures(
     assert not dispatcher.running
     assert "the database went away" in caplog.text
     assert "lost the connection to RabbitMQ" in caplog.text
+
+
+async def test_the_dispatcher_forgets_processed_commands_older_than_the_retention(
+    start_runtime: Any, make_engine: EngineFactory, clock: ManualClock
+) -> None:
+    runtime = await start_runtime(None)  # connected only: the dispatcher is ours
+    engine = make_engine()
+    engine.deploy("invoice", {"invoice.bpmn": INVOICE})
+    with recording_command("old", "safepoint.process-instance.start.v1"):
+        engine.start_process_instance_by_key("invoice")
+    clock.advance(timedelta(hours=23))
+    with recording_command("recent", "safepoint.process-instance.start.v1"):
+        engine.start_process_instance_by_key("invoice")
+    clock.advance(timedelta(hours=2))
+
+    dispatcher = Dispatcher(
+        engine,
+        runtime.relay,
+        poll_interval=0.01,
+        command_retention=timedelta(days=1),
+        prune_interval=0.01,
+    )
+    dispatcher.start()
+    try:
+        await asyncio.wait_for(_until(lambda: engine.processed_command("old") is None), 10)
+    finally:
+        await asyncio.wait_for(dispatcher.stop(), 10)
+
+    assert engine.processed_command("recent") is not None
 
 
 async def _until(condition: Any) -> None:
