@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from safepoint.core.entities import JobLogEvent, ProcessInstanceState
@@ -36,6 +37,22 @@ def _instance_key(table_name: str) -> tuple[Column[str], Column[str], PrimaryKey
         Column("process_instance_id", String, nullable=False),
         Column("id", String, nullable=False),
         PrimaryKeyConstraint("process_instance_id", "id", name=f"pk_{table_name}"),
+    )
+
+
+def _open_rows_index(table_name: str, closed_at: str) -> Index:
+    """An index of an instance's open rows only (``closed_at IS NULL``), the ones loaded.
+
+    Loading an instance reads its open incidents and activity instances; without it
+    the load would read every row the instance ever had and filter out the closed
+    ones, a cost growing with the instance's history at every job.
+    """
+    where = text(f"{closed_at} IS NULL")
+    return Index(
+        f"ix_{table_name}_open",
+        "process_instance_id",
+        postgresql_where=where,
+        sqlite_where=where,
     )
 
 
@@ -213,6 +230,7 @@ incidents = Table(
     Column("job_definition_id", String),
     Column("resolved_at", UtcDateTime),
     Index("ix_incidents_id", "id"),
+    _open_rows_index("incidents", "resolved_at"),
 )
 
 historic_activity_instances = Table(
@@ -230,6 +248,7 @@ historic_activity_instances = Table(
     Column("canceled", Boolean, nullable=False),
     Column("task_id", String),
     Index("ix_historic_activity_instances_id", "id"),
+    _open_rows_index("historic_activity_instances", "ended_at"),
 )
 
 job_logs = Table(

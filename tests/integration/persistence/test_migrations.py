@@ -7,7 +7,7 @@ from safepoint.persistence.engine import is_in_memory_sqlite
 from safepoint.persistence.store import Store
 from safepoint.persistence.tables import metadata
 
-HEAD = "0003"
+HEAD = "0004"
 """The newest migration."""
 
 

@@ -141,3 +141,45 @@ def test_a_save_of_every_kind_of_change_reads_only_the_instance_rows(
     with crowded.unit_of_work() as uow:
         stored = uow.variables("pi-1")
     assert stored == {"amount": 11, "approved": True, "items": [1, {"sku": "A"}], "fresh": "yes"}
+
+
+HISTORY = 2000
+"""Closed activity instances and resolved incidents of ``pi-1`` itself (a long history)."""
+
+
+def test_a_load_reads_none_of_the_instance_closed_rows(
+    crowded: Store, plans: list[dict[str, Any]]
+) -> None:
+    """A job's load costs the same whether its instance ran 10 steps before or 10,000."""
+    with crowded.engine.begin() as connection:
+        for table, closed_at in (
+            ("historic_activity_instances", "ended_at"),
+            ("incidents", "resolved_at"),
+        ):
+            connection.execute(
+                text(
+                    f"INSERT INTO {table} SELECT (jsonb_populate_record(t, "  # noqa: S608
+                    f"jsonb_build_object('id', 'closed-' || g, '{closed_at}', "
+                    "'2026-01-01T11:00:00+00:00'))).* "
+                    f"FROM {table} t, generate_series(1, :n) g "
+                    "WHERE t.process_instance_id = 'pi-1'"
+                ),
+                {"n": HISTORY},
+            )
+    with crowded.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("ANALYZE"))
+    plans.clear()
+
+    with crowded.unit_of_work() as uow:
+        state = uow.load_instance("pi-1", lock=True)
+
+    assert state is not None
+    assert list(state.activity_instances) == ["review:ai-1"]
+    assert list(state.incidents) == ["pi-1-inc-1"]
+    read = {
+        scan["Relation Name"]: scan.get("Actual Rows", 0) + scan.get("Rows Removed by Filter", 0)
+        for seen in plans
+        for scan in _scans(seen["plan"])
+        if scan["Relation Name"] in {"historic_activity_instances", "incidents"}
+    }
+    assert read == {"historic_activity_instances": 1, "incidents": 1}
