@@ -102,3 +102,8 @@ class EngineSettings(BaseModel):
         default=None,
         description="retry cycle (e.g. R5/PT1M) for activities that define none",
     )
+    definition_cache_size: int = Field(
+        default=1000,
+        ge=1,
+        description="process definitions kept parsed in memory (the ones used last)",
+    )

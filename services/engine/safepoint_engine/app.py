@@ -88,6 +88,7 @@ def open_engine(
         pool_size=settings.database.pool_size,
         job_lease=job_lease,
         node_name=node_name,
+        definition_cache_size=settings.engine.definition_cache_size,
     )
 
 

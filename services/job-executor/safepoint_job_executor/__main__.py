@@ -200,6 +200,7 @@ async def _start(
             pool_size=max(settings.database.pool_size, settings.executor.concurrency),
             # A span per activity executed inside each job's span (tracing on only).
             activity_listener=tracing.activity_listener,
+            definition_cache_size=settings.engine.definition_cache_size,
         )
     except (PersistenceError, sa.exc.ArgumentError) as exc:
         raise StartupError(

@@ -44,7 +44,11 @@ from safepoint.core.state import InstanceState
 from safepoint.core.tree import children
 from safepoint.embedded.clock import utc_now
 from safepoint.embedded.commands import pending_command
-from safepoint.embedded.repository import DefinitionCache, deploy_resources
+from safepoint.embedded.repository import (
+    DEFAULT_DEFINITION_CACHE_SIZE,
+    DefinitionCache,
+    deploy_resources,
+)
 from safepoint.embedded.tracecontext import current_or_new
 from safepoint.errors import BadUserRequest, NotFound, OptimisticLockError, PersistenceError
 from safepoint.model import Process
@@ -109,6 +113,8 @@ class Engine:
         pool_size: database connections kept open (one per concurrent command).
         activity_listener: told of every activity instance that starts or ends while a
             command runs (before its commit): for tracing or metrics, never for state.
+        definition_cache_size: the most process definitions kept parsed (the ones
+            used last); others are parsed again from the database when used.
     """
 
     def __init__(
@@ -125,6 +131,7 @@ class Engine:
         node_name: str = "embedded",
         pool_size: int = 5,
         activity_listener: ActivityListener | None = None,
+        definition_cache_size: int = DEFAULT_DEFINITION_CACHE_SIZE,
     ) -> None:
         """Open the database (and migrate it unless told not to)."""
         self._store = Store(database_url, pool_size=pool_size)
@@ -134,7 +141,7 @@ class Engine:
         self._clock = clock
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self.config = config or EngineConfig()
-        self._definitions = DefinitionCache()
+        self._definitions = DefinitionCache(definition_cache_size)
         self._on_commit = on_commit
         self._job_lease = job_lease
         self._activity_listener = activity_listener

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -10,6 +12,9 @@ from safepoint.errors import BpmnParseError, NotFound, Problem
 from safepoint.model import Definitions, Process
 from safepoint.parser import parse_definitions
 from safepoint.persistence.unit_of_work import UnitOfWork
+
+DEFAULT_DEFINITION_CACHE_SIZE = 1000
+"""Process definitions kept parsed, as Camunda's default ``cacheCapacity``."""
 
 BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml")
 
@@ -95,17 +100,34 @@ def _refuse_duplicate_keys(parsed: Mapping[str, Definitions]) -> None:
 
 
 class DefinitionCache:
-    """Parsed process models by definition id (a deployed definition never changes)."""
+    """Parsed process models by definition id, the ``capacity`` used last (LRU).
 
-    def __init__(self) -> None:
+    A deployed definition never changes, so an entry never goes stale; the capacity
+    bounds the memory of an engine that lives through many deployments (Camunda's
+    ``cacheCapacity``, 1000 by default). An evicted definition is parsed again from
+    storage when next used. Thread-safe: parsing happens outside the lock, so two
+    threads may parse the same definition at once; both get an equal model.
+    """
+
+    def __init__(self, capacity: int = DEFAULT_DEFINITION_CACHE_SIZE) -> None:
         """Start empty."""
-        self._cache: dict[str, tuple[ProcessDefinition, Process]] = {}
+        if capacity < 1:
+            raise ValueError(f"the definition cache holds at least 1 definition, not {capacity}")
+        self.capacity = capacity
+        self._cache: OrderedDict[str, tuple[ProcessDefinition, Process]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """How many definitions are cached."""
+        return len(self._cache)
 
     def get(self, uow: UnitOfWork, definition_id: str) -> tuple[ProcessDefinition, Process]:
         """The definition and its process model, parsed from storage on first use."""
-        cached = self._cache.get(definition_id)
-        if cached is not None:
-            return cached
+        with self._lock:
+            cached = self._cache.get(definition_id)
+            if cached is not None:
+                self._cache.move_to_end(definition_id)
+                return cached
         definition = uow.process_definition(definition_id)
         if definition is None:
             raise NotFound("process definition", definition_id)
@@ -115,5 +137,9 @@ class DefinitionCache:
         process = parse_definitions(xml, resource_name=definition.resource_name).process(
             definition.key
         )
-        self._cache[definition_id] = (definition, process)
+        with self._lock:
+            self._cache[definition_id] = (definition, process)
+            self._cache.move_to_end(definition_id)
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
         return definition, process

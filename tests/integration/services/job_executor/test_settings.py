@@ -26,6 +26,7 @@ def test_defaults() -> None:
     assert settings.executor.concurrency == 8
     assert settings.executor.job_lease == timedelta(seconds=60)
     assert settings.executor.shutdown_grace_seconds == 25
+    assert settings.engine.definition_cache_size == 1000
     assert settings.log_level == "INFO"
 
 
@@ -37,6 +38,7 @@ def test_the_environment_sets_every_group(monkeypatch: pytest.MonkeyPatch) -> No
         "SAFEPOINT_LOG_LEVEL": "DEBUG",
         "SAFEPOINT_DELEGATES_MODULE": "invoicing.delegates",
         "SAFEPOINT_ENGINE_FAILED_JOB_RETRY_TIME_CYCLE": "R5/PT1M",
+        "SAFEPOINT_ENGINE_DEFINITION_CACHE_SIZE": "50",
         "SAFEPOINT_EXECUTOR_CONCURRENCY": "16",
         "SAFEPOINT_EXECUTOR_JOB_LEASE_SECONDS": "120",
         "SAFEPOINT_EXECUTOR_SHUTDOWN_GRACE_SECONDS": "5.5",
@@ -51,6 +53,7 @@ def test_the_environment_sets_every_group(monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.log_level == "DEBUG"
     assert settings.delegates.module == "invoicing.delegates"
     assert settings.engine.failed_job_retry_time_cycle == "R5/PT1M"
+    assert settings.engine.definition_cache_size == 50
     assert settings.executor.concurrency == 16
     assert settings.executor.job_lease == timedelta(seconds=120)
     assert settings.executor.shutdown_grace_seconds == 5.5
@@ -60,6 +63,7 @@ def test_the_environment_sets_every_group(monkeypatch: pytest.MonkeyPatch) -> No
     ("name", "value"),
     [
         ("SAFEPOINT_EXECUTOR_CONCURRENCY", "0"),
+        ("SAFEPOINT_ENGINE_DEFINITION_CACHE_SIZE", "0"),
         ("SAFEPOINT_EXECUTOR_JOB_LEASE_SECONDS", "0"),
         ("SAFEPOINT_EXECUTOR_SHUTDOWN_GRACE_SECONDS", "-1"),
         ("SAFEPOINT_HTTP_PORT", "70000"),
