@@ -26,6 +26,18 @@ REVIEW = definitions(
     )
 )
 
+REVIEW_THEN_SLOW = definitions(
+    process(
+        "review_then_slow",
+        element("startEvent", "start"),
+        element("userTask", "check"),
+        element("serviceTask", "work", camunda__delegateExpression="${slow}"),
+        element("userTask", "wait"),
+        element("endEvent", "end"),
+        *chain("start", "check", "work", "wait", "end"),
+    )
+)
+
 SLOW = definitions(
     process(
         "slow",
@@ -34,6 +46,22 @@ SLOW = definitions(
         element("userTask", "wait"),
         element("endEvent", "end"),
         *chain("start", "work", "wait", "end"),
+    )
+)
+
+
+FAILING = definitions(
+    process(
+        "f",
+        element("startEvent", "start"),
+        element(
+            "serviceTask",
+            "boom",
+            camunda__asyncBefore="true",
+            camunda__delegateExpression="${failing}",
+        ),
+        element("endEvent", "end"),
+        *chain("start", "boom", "end"),
     )
 )
 
@@ -167,3 +195,48 @@ def test_two_deliveries_at_once_start_one_instance(database_url: str, clock: Man
 
         assert results == ["duplicate", "started"]
         assert len(engine.process_instances()) == 1
+
+
+def test_a_completion_delivered_twice_at_once_completes_once(
+    database_url: str, clock: ManualClock
+) -> None:
+    """The copy waits for the first run's transaction, then finds the command done.
+
+    (Had it run, it would have met the first's change: a conflict, then the task gone.)
+    """
+    slow = Slow(0.3)
+    with Engine(database_url, delegates={"slow": slow}, clock=clock) as engine:
+        engine.deploy("review_then_slow", {"r.bpmn": REVIEW_THEN_SLOW})
+        instance = engine.start_process_instance_by_key("review_then_slow")
+        (task,) = engine.tasks(instance.id)
+
+        def deliver() -> str:
+            try:
+                with recording_command("complete-1", "complete.v1"):
+                    engine.complete_task(task.id)
+            except DuplicateCommand:
+                return "duplicate"
+            return "completed"
+
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(deliver)
+            assert slow.begun.wait(10)
+            second = pool.submit(deliver)
+            results = sorted([first.result(30), second.result(30)])
+
+        assert results == ["completed", "duplicate"]
+        assert engine.active_activity_ids(instance.id) == ["wait"]
+
+
+def test_a_job_failure_recorded_afterwards_does_not_record_the_command(
+    engine: Engine, clock: ManualClock
+) -> None:
+    engine.deploy("f", {"f.bpmn": FAILING})
+    instance = engine.start_process_instance_by_key("f")
+    (job,) = engine.jobs(instance.id)
+
+    with pytest.raises(RuntimeError), recording_command("run-1", "job.v1"):
+        engine.execute_job(job.id)
+
+    assert engine.processed_command("run-1") is None
+    assert engine.job(job.id).retries == 2  # the failure itself was recorded

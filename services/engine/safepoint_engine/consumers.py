@@ -27,13 +27,15 @@ engine committed but could not ack; the sender got no confirm and sent it again)
 acked without running again, and answered with the recorded answer: a start does not
 start a second instance. Reusing a ``message_id`` for another type of command is
 refused. A command without ``message_id`` cannot be recognised and runs each time it
-is delivered. The records are kept for the messaging settings' ``command_retention``
-(the dispatcher forgets older ones).
+is delivered. A ``message_id`` reused for a command of other content (a hash of the
+body decides) is refused too. The records are kept for the messaging settings'
+``command_retention`` (the dispatcher forgets older ones).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 from collections.abc import Mapping, Sequence
@@ -231,8 +233,15 @@ def execute_command_once(engine: Engine, command: Message, command_id: str) -> C
             is kept); and whatever :func:`execute_command` raises.
     """
     answer = _start_answer if isinstance(command, StartProcessInstance) else None
-    with recording_command(command_id, str(command.message_type), answer=answer):
+    with recording_command(
+        command_id, str(command.message_type), answer=answer, fingerprint=fingerprint(command)
+    ):
         return execute_command(engine, command)
+
+
+def fingerprint(command: Message) -> str:
+    """A hash of the command's content: the same for a redelivery, not for another command."""
+    return hashlib.sha256(command.model_dump_json().encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------------------
@@ -311,13 +320,20 @@ class CommandHandler:
 
     async def _repeat(self, incoming: IncomingMessage, done: ProcessedCommand) -> Outcome:
         """Answer a command carried out before with its recorded answer; ack it."""
-        if done.command_type != incoming.message_type:
+        other = (
+            f"a {done.command_type} command"
+            if done.command_type != incoming.message_type
+            else "a command with other content"
+            if done.fingerprint not in (None, fingerprint(incoming.message))
+            else None
+        )
+        if other is not None:
             return await self._refuse(
                 incoming,
                 BadUserRequest(
-                    f"message_id {done.id!r} was used by a {done.command_type} command "
-                    f"carried out at {done.processed_at.isoformat()}; give every command "
-                    "a message_id of its own"
+                    f"message_id {done.id!r} was used by {other}, carried out at "
+                    f"{done.processed_at.isoformat()}; give every command a message_id "
+                    "of its own (the same one only when sending the same command again)"
                 ),
             )
         logger.info(

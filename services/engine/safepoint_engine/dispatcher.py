@@ -54,6 +54,9 @@ DEFAULT_PRUNE_INTERVAL: Final = 60.0
 PRUNE_BATCH: Final = 10_000
 """The most processed commands forgotten per statement."""
 
+PRUNE_BATCHES: Final = 10
+"""The most statements per pruning (the rest waits for the next one)."""
+
 DEFAULT_MAX_BACKOFF: Final = 30.0
 """The longest wait before a round is tried again after a failure."""
 
@@ -133,7 +136,6 @@ class Dispatcher:
         while not self._stopping.is_set():
             try:
                 full = await self.dispatch_once()
-                await self._prune_when_due()
             except Exception as exc:
                 failures += 1
                 delay = min(self._poll_interval * 2 ** (failures - 1), self._max_backoff)
@@ -149,6 +151,7 @@ class Dispatcher:
             if failures:
                 logger.info("dispatching works again after %d failed rounds", failures)
                 failures = 0
+            await self._prune_when_due()
             if full:
                 await asyncio.sleep(0)  # let the loop breathe between full batches
             else:
@@ -183,13 +186,17 @@ class Dispatcher:
         return len(jobs) >= self._batch or len(tasks) >= self._batch
 
     async def prune_once(self) -> int:
-        """Forget the processed commands older than the retention; return how many.
+        """Forget processed commands older than the retention, a few batches at most.
+
+        Returns:
+            How many were forgotten; what is left waits for the next pruning, so that
+            due jobs never wait for a long pruning (after the retention was lowered).
 
         Raises:
             PersistenceError: the database failed (tried again at the next pruning).
         """
         forgotten = 0
-        while True:
+        for _ in range(PRUNE_BATCHES):
             batch = await asyncio.to_thread(
                 self._engine.prune_processed_commands, self._command_retention, limit=PRUNE_BATCH
             )
@@ -203,11 +210,19 @@ class Dispatcher:
         return forgotten
 
     async def _prune_when_due(self) -> None:
+        """Prune once per ``prune_interval``; a failure is logged, and dispatching goes on."""
         now = asyncio.get_running_loop().time()
         if self._pruned_at is not None and now - self._pruned_at < self._prune_interval:
             return
         self._pruned_at = now
-        await self.prune_once()
+        try:
+            await self.prune_once()
+        except Exception as exc:
+            logger.warning(
+                "forgetting processed commands failed, trying again in %g s: %s",
+                self._prune_interval,
+                exc,
+            )
 
     async def _publish_external_tasks(self, tasks: list[ExternalTask]) -> None:
         """Publish tasks with their instance's variables and business key, as the relay does."""

@@ -27,7 +27,6 @@ from safepoint.core.entities import (
 )
 from safepoint.core.history import activity_type
 from safepoint.embedded import Engine
-from safepoint.embedded.repository import DefinitionCache
 from safepoint.errors import BadUserRequest, NotFound, SafepointError
 from safepoint.model import Process
 from safepoint.persistence.store import Store
@@ -143,7 +142,6 @@ class EngineService:
         self._engine = engine
         self._store = store
         self._clock = clock
-        self._models = DefinitionCache()
 
     def close(self) -> None:
         """Release the database connections (the store is the engine's own)."""
@@ -261,8 +259,7 @@ class EngineService:
         return _activity_node(tree, process, instance, parent_id=None)
 
     def _process_model(self, process_definition_id: str) -> Process:
-        with self._store.unit_of_work() as uow:
-            _, process = self._models.get(uow, process_definition_id)
+        _, process = self._engine.process_model(process_definition_id)
         return process
 
     # --- messages, tasks, external tasks -----------------------------------------------

@@ -3,12 +3,13 @@
 A command that comes over a queue is delivered at least once: RabbitMQ redelivers it
 when the engine committed it but could not acknowledge it (a crash, a lost
 connection), and a sender that got no publisher confirm sends it again. Inside
-:func:`recording_command`, the first transaction the engine commits also records the
-command's id, with its answer, in ``processed_commands``. A second delivery is then
-recognised: before running it, by :meth:`Engine.processed_command
-<safepoint.embedded.Engine.processed_command>`; while running it (a concurrent
-delivery), by :class:`~safepoint.errors.DuplicateCommand` from its commit, which rolls
-everything back. Either way the state changes once, and both deliveries get the same
+:func:`recording_command`, the first transaction the engine opens records the
+command's id first thing (its answer last) in ``processed_commands``. A second
+delivery is then recognised: before running it, by :meth:`Engine.processed_command
+<safepoint.embedded.Engine.processed_command>`; while the first still runs (a
+concurrent delivery), by :class:`~safepoint.errors.DuplicateCommand`, raised once the
+first has committed, before the second did anything. If the first rolls back, the
+second runs. Either way the state changes once, and both deliveries get the same
 answer.
 """
 
@@ -34,12 +35,12 @@ class PendingCommand:
     command_id: str
     command_type: str
     answer: Answer | None
+    fingerprint: str | None = None
     recorded: bool = False
 
-    def processed(self, outcomes: Sequence[CommandOutcome], now: datetime) -> ProcessedCommand:
-        """The record of this command, carried out by a transaction with ``outcomes``."""
-        result = None if self.answer is None else self.answer(outcomes)
-        return ProcessedCommand(self.command_id, self.command_type, now, result)
+    def record(self, now: datetime) -> ProcessedCommand:
+        """The record of this command, its answer still to come."""
+        return ProcessedCommand(self.command_id, self.command_type, now, None, self.fingerprint)
 
 
 _PENDING: ContextVar[PendingCommand | None] = ContextVar("safepoint_pending_command", default=None)
@@ -52,23 +53,42 @@ def pending_command() -> PendingCommand | None:
 
 @contextmanager
 def recording_command(
-    command_id: str, command_type: str, *, answer: Answer | None = None
+    command_id: str,
+    command_type: str,
+    *,
+    answer: Answer | None = None,
+    fingerprint: str | None = None,
 ) -> Iterator[PendingCommand]:
-    """Record the command ``command_id`` in the first transaction the engine commits here.
+    """Record the command ``command_id`` in the first transaction the engine opens here.
 
-    Call the engine's command (start, correlate, complete...) inside the block, in the
-    same thread. ``answer`` makes the JSON the command is answered with from the
+    Call one command of the engine (start, correlate, complete...) inside the block, in
+    the same thread. ``answer`` makes the JSON the command is answered with from the
     outcomes of that transaction; it is stored with the record, so that a second
-    delivery gets the same answer.
+    delivery gets the same answer. ``fingerprint`` (a hash of the command's content)
+    is stored too, to tell a redelivery from another command under the same id.
 
     Raises:
         DuplicateCommand: (from the engine's call inside the block) the id is recorded
             already: the command was carried out before, or concurrently; nothing of
             this run is kept. Look the record up with ``Engine.processed_command``.
     """
-    pending = PendingCommand(command_id, command_type, answer)
+    pending = PendingCommand(command_id, command_type, answer, fingerprint)
     token = _PENDING.set(pending)
     try:
         yield pending
+    finally:
+        _PENDING.reset(token)
+
+
+@contextmanager
+def not_recording() -> Iterator[None]:
+    """Leave the transactions of this block out of any command being recorded.
+
+    The engine's own follow-up transactions (recording a job's failure after its run
+    rolled back) do not carry out the command.
+    """
+    token = _PENDING.set(None)
+    try:
+        yield
     finally:
         _PENDING.reset(token)

@@ -43,7 +43,7 @@ from safepoint.core.outcome import CommandOutcome, OutcomeTracker
 from safepoint.core.state import InstanceState
 from safepoint.core.tree import children
 from safepoint.embedded.clock import utc_now
-from safepoint.embedded.commands import pending_command
+from safepoint.embedded.commands import not_recording, pending_command
 from safepoint.embedded.repository import (
     DEFAULT_DEFINITION_CACHE_SIZE,
     DefinitionCache,
@@ -184,15 +184,21 @@ class Engine:
         """A unit of work whose saved outcomes are announced once it has committed.
 
         Inside :func:`~safepoint.embedded.commands.recording_command`, the first such
-        transaction also records the command as processed (or raises
+        transaction also records the command as processed, first thing (or raises
         ``DuplicateCommand`` and rolls back).
         """
         outcomes: list[CommandOutcome] = []
         pending = pending_command()
+        if pending is not None and pending.recorded:
+            pending = None
         with self._store.unit_of_work() as uow:
+            if pending is not None:
+                # First thing: a concurrent copy of the command waits here until this
+                # transaction ends, and then finds the command carried out.
+                uow.record_command(pending.record(self._clock()))
             yield uow, outcomes
-            if pending is not None and not pending.recorded:
-                uow.record_command(pending.processed(outcomes, self._clock()))
+            if pending is not None and pending.answer is not None:
+                uow.set_command_result(pending.command_id, pending.answer(outcomes))
         if pending is not None:
             pending.recorded = True
         if self._on_commit is not None:
@@ -603,7 +609,8 @@ class Engine:
         except Exception as exc:
             if ctx is None or process_instance_id is None:
                 raise
-            self._record_failure(process_instance_id, job_id, exc, ctx.current_activity_id)
+            with not_recording():  # the failure is not the command carried out
+                self._record_failure(process_instance_id, job_id, exc, ctx.current_activity_id)
             raise
 
     def _record_failure(

@@ -1,13 +1,14 @@
 """The processed-commands log: which commands were carried out, and their answers.
 
-A command that arrives over a queue is delivered at least once. Recording its id in
-the transaction that carries it out makes a second delivery recognisable: the insert
-finds the id taken, the second transaction rolls back, and the caller answers with
-the recorded result instead (:func:`safepoint.embedded.recording_command`).
+A command that arrives over a queue is delivered at least once. Recording its id first
+thing in the transaction that carries it out makes a second delivery recognisable: the
+insert finds the id taken, the second transaction rolls back before doing anything,
+and the caller answers with the recorded result instead
+(:func:`safepoint.embedded.recording_command`).
 
 The insert is ``ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite alike): a concurrent
 transaction holding the same id makes it wait for that one's end, and a taken id is
-reported by returning no row rather than by a unique violation in the database's log.
+reported by no row inserted rather than by a unique violation in the database's log.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from safepoint.errors import DuplicateCommand
@@ -30,13 +31,16 @@ _TABLE = tables.processed_commands
 class ProcessedCommand:
     """A command carried out: its id, its type, when it committed and its answer.
 
-    ``result`` is the JSON value it was answered with (``None`` for most commands).
+    ``result`` is the JSON value it was answered with (``None`` for most commands);
+    ``fingerprint`` identifies its content (a hash), to tell a redelivery from another
+    command sent with the same id.
     """
 
     id: str
     command_type: str
     processed_at: datetime
     result: Any = None
+    fingerprint: str | None = None
 
 
 def record(connection: Connection, command: ProcessedCommand) -> None:
@@ -49,12 +53,28 @@ def record(connection: Connection, command: ProcessedCommand) -> None:
         "id": command.id,
         "command_type": command.command_type,
         "processed_at": command.processed_at,
-        "result": None if command.result is None else json.dumps(command.result),
+        "result": _dumps(command.result),
+        "fingerprint": command.fingerprint,
     }
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(_TABLE).values(values).on_conflict_do_nothing()
-    if connection.execute(statement.returning(_TABLE.c.id)).first() is None:
+    if connection.dialect.name == "postgresql":
+        insert = postgresql.insert(_TABLE).values(values).on_conflict_do_nothing()
+        inserted = connection.execute(insert.returning(_TABLE.c.id)).first() is not None
+    else:  # SQLite: RETURNING needs 3.35; the row count says the same
+        ignore = sqlite.insert(_TABLE).values(values).on_conflict_do_nothing()
+        inserted = connection.execute(ignore).rowcount == 1
+    if not inserted:
         raise DuplicateCommand(command.id)
+
+
+def set_result(connection: Connection, command_id: str, result: Any) -> None:
+    """Store the answer of a command recorded in this transaction."""
+    connection.execute(
+        update(_TABLE).where(_TABLE.c.id == command_id).values(result=_dumps(result))
+    )
+
+
+def _dumps(result: Any) -> str | None:
+    return None if result is None else json.dumps(result)
 
 
 def find(connection: Connection, command_id: str) -> ProcessedCommand | None:
@@ -67,6 +87,7 @@ def find(connection: Connection, command_id: str) -> ProcessedCommand | None:
         command_type=row["command_type"],
         processed_at=row["processed_at"],
         result=None if row["result"] is None else json.loads(row["result"]),
+        fingerprint=row["fingerprint"],
     )
 
 

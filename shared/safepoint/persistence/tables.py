@@ -275,10 +275,12 @@ processed_commands = Table(
     Column("command_type", String(255), nullable=False),
     Column("processed_at", UtcDateTime, nullable=False),
     Column("result", Text),
+    Column("fingerprint", String(64)),
     PrimaryKeyConstraint("id", name="pk_processed_commands"),
     Index("ix_processed_commands_processed_at", "processed_at"),
 )
 """Commands carried out, by their id (an AMQP ``message_id``): a redelivery is not run again.
 
-``result`` is the JSON the command was answered with (``null`` for most commands).
+``result`` is the JSON the command was answered with (``null`` for most commands);
+``fingerprint`` a hash of its content (a different command under a used id is refused).
 """

@@ -334,12 +334,17 @@ class UnitOfWork:
 
     @_translated
     def record_command(self, command: ProcessedCommand) -> None:
-        """Record ``command`` as carried out in this transaction.
+        """Record ``command`` as carried out by this transaction (first thing in it).
 
         Raises:
             DuplicateCommand: its id is recorded already (roll this transaction back).
         """
         commands.record(self.connection, command)
+
+    @_translated
+    def set_command_result(self, command_id: str, result: object) -> None:
+        """Store the answer of the command recorded in this transaction."""
+        commands.set_result(self.connection, command_id, result)
 
     @_translated
     def processed_command(self, command_id: str) -> ProcessedCommand | None:

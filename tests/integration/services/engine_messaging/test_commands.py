@@ -216,6 +216,19 @@ async def test_a_message_id_used_again_by_another_command_is_refused(
     assert dead.message_id == "same"
     assert str(dead.headers["x-safepoint-reason"]).startswith("BadUserRequest: message_id")
 
+    # The same type of command, with other content: not a redelivery either.
+    await broker.send(
+        "start",
+        {"processDefinitionKey": "order", "businessKey": "OTHER"},
+        message_id="same",
+        correlation_id="other-body",
+    )
+    correlation_id, answer = await broker.reply()
+    assert correlation_id == "other-body"
+    assert answer["error"]["type"] == "BadUserRequest"
+    assert "used by a command with other content" in answer["error"]["message"]
+    assert len(engine.process_instances()) == 1
+
 
 async def test_bad_commands_are_dead_lettered_with_the_reason_answered_and_consuming_goes_on(
     start_runtime: Any, deployed: Deployed, broker: Broker, topology: Topology

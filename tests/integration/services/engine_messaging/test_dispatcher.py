@@ -298,6 +298,40 @@ async def test_the_dispatcher_forgets_processed_commands_older_than_the_retentio
     assert engine.processed_command("recent") is not None
 
 
+async def test_a_failed_pruning_is_logged_and_dispatching_goes_on(
+    start_runtime: Any,
+    make_engine: EngineFactory,
+    broker: Broker,
+    topology: Topology,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime = await start_runtime(None)  # connected only: the dispatcher is ours
+    engine = make_engine(job_lease=timedelta(seconds=30))
+    engine.deploy("invoice", {"invoice.bpmn": INVOICE})
+    instance = engine.start_process_instance_by_key("invoice")
+    (job,) = engine.jobs(instance.id)
+    clock.advance(seconds=31)  # its publish was lost: due for the dispatcher
+
+    def failing_prune(older_than: timedelta, *, limit: int = 10_000) -> int:
+        raise PersistenceError("processed_commands is locked")
+
+    monkeypatch.setattr(engine, "prune_processed_commands", failing_prune)
+    dispatcher = Dispatcher(engine, runtime.relay, poll_interval=0.01, prune_interval=0.01)
+    with caplog.at_level(logging.WARNING, logger="safepoint_engine.dispatcher"):
+        dispatcher.start()
+        try:
+            message = await broker.next_message(topology.jobs_queue)
+            await asyncio.sleep(0.1)  # a few more rounds, each pruning in vain
+        finally:
+            await asyncio.wait_for(dispatcher.stop(), 10)
+
+    assert json.loads(message.body)["jobId"] == job.id
+    assert "forgetting processed commands failed" in caplog.text
+    assert "dispatching failed" not in caplog.text
+
+
 async def _until(condition: Any) -> None:
     while not condition():
         await asyncio.sleep(0.01)

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("command_type", sa.String(255), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("result", sa.Text(), nullable=True),
+        sa.Column("fingerprint", sa.String(64), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_processed_commands"),
     )
     op.create_index(

@@ -1,5 +1,14 @@
 """Indexes of each instance's open incidents and activity instances, the rows a load reads.
 
+Building the index of ``historic_activity_instances`` blocks writes to that table for
+as long as it takes (inside the migration's transaction). On a large database, build
+both beforehand without blocking, then migrate (an existing index is kept)::
+
+    CREATE INDEX CONCURRENTLY ix_historic_activity_instances_open
+        ON historic_activity_instances (process_instance_id) WHERE ended_at IS NULL;
+    CREATE INDEX CONCURRENTLY ix_incidents_open
+        ON incidents (process_instance_id) WHERE resolved_at IS NULL;
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-25
@@ -29,6 +38,7 @@ def upgrade() -> None:
             ["process_instance_id"],
             postgresql_where=where,
             sqlite_where=where,
+            if_not_exists=True,
         )
 
 
