@@ -47,7 +47,7 @@ def _tokens(state: InstanceState, scope: Execution) -> list[Execution]:
 def _waits_after(state: InstanceState, execution: Execution) -> bool:
     return any(
         job.execution_id == execution.id and job.configuration == AtomicOperation.ACTIVITY_END
-        for job in state.jobs.values()
+        for job in state.all_jobs().values()
     )
 
 

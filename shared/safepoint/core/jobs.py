@@ -212,4 +212,4 @@ def delete_job(ctx: CommandContext, job: Job) -> None:
 
 def jobs_of(ctx: CommandContext, execution_id: str) -> list[Job]:
     """The jobs that belong to one execution."""
-    return [job for job in ctx.state.jobs.values() if job.execution_id == execution_id]
+    return [job for job in ctx.state.all_jobs().values() if job.execution_id == execution_id]

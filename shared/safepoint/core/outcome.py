@@ -61,7 +61,11 @@ class OutcomeTracker:
             started_at=instance.started_at,
             ended_at=instance.ended_at,
             variables=dict(state.variables.get(state.id, {})) if external_tasks else {},
-            jobs=tuple(job for key, job in state.jobs.items() if key not in self._jobs),
+            jobs=tuple(
+                job
+                for key, job in state.jobs.items()
+                if key not in self._jobs and key not in state.jobs_loaded_late
+            ),
             external_tasks=external_tasks,
             incidents=tuple(
                 incident

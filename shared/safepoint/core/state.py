@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from safepoint.core.entities import (
@@ -29,6 +30,11 @@ class InstanceState:
     ``activity_instances`` holds the instance's *open* historic activity instances plus
     every one touched by this command; ``incidents`` the open incidents plus those
     touched. ``job_logs`` holds only entries added by this command (append-only).
+
+    ``jobs`` may hold only some of the instance's jobs: a job's own run loads that job
+    alone, since the others are rarely needed and a wide fork has many. Then
+    ``load_other_jobs`` reads the rest (in the same transaction) and tells their ids;
+    whatever needs every job goes through :meth:`all_jobs`, never through ``jobs``.
     """
 
     instance: ProcessInstance
@@ -41,11 +47,21 @@ class InstanceState:
     incidents: dict[str, Incident] = field(default_factory=dict)
     activity_instances: dict[str, HistoricActivityInstance] = field(default_factory=dict)
     job_logs: list[JobLog] = field(default_factory=list)
+    load_other_jobs: Callable[[], set[str]] | None = None
+    jobs_loaded_late: set[str] = field(default_factory=set)
+    """The jobs ``load_other_jobs`` read: they existed before the command."""
 
     @property
     def id(self) -> str:
         """The process instance id."""
         return self.instance.id
+
+    def all_jobs(self) -> dict[str, Job]:
+        """Every job of the instance (``jobs``, after reading those not loaded yet)."""
+        if self.load_other_jobs is not None:
+            load, self.load_other_jobs = self.load_other_jobs, None
+            self.jobs_loaded_late |= load()
+        return self.jobs
 
     def next_ordinal(self) -> int:
         """A number greater than every ordinal handed out before in this instance."""

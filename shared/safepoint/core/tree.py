@@ -163,7 +163,7 @@ def reassign_execution(ctx: CommandContext, old_id: str, new_id: str) -> None:
             execution.parent_id = new_id
     owned: list[Job | Task | ExternalTask | EventSubscription | Incident | HistoricActivityInstance]
     owned = [
-        *state.jobs.values(),
+        *state.all_jobs().values(),
         *state.tasks.values(),
         *state.external_tasks.values(),
         *state.subscriptions.values(),

@@ -585,15 +585,20 @@ class Engine:
                         raise NotFound("job", job_id)
                     process_instance_id = found.process_instance_id
                     exclusive = found.exclusive
-                loaded = uow.load_instance(process_instance_id, lock=exclusive)
+                # The job alone of the instance's jobs: a fork's branches need not each
+                # read every other branch's job.
+                loaded = uow.load_instance(process_instance_id, lock=exclusive, only_job=job_id)
                 if loaded is None or job_id not in loaded.jobs:
                     raise NotFound("job", job_id)
                 state = loaded
                 job = state.jobs[job_id]
                 if job.exclusive and not exclusive:  # told wrong: lock, then read again
-                    state = self._load(uow, process_instance_id, lock=True)
-                    if job_id not in state.jobs:
+                    relocked = uow.load_instance(process_instance_id, lock=True, only_job=job_id)
+                    if relocked is None:
+                        raise NotFound("process instance", process_instance_id)
+                    if job_id not in relocked.jobs:
                         raise NotFound("job", job_id)
+                    state = relocked
                     job = state.jobs[job_id]
                 job = replace(job)  # as read: the run changes or deletes the state's copy
                 skipped = None if runnable_at is None else _not_runnable(job, runnable_at)

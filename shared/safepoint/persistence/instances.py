@@ -12,16 +12,19 @@ SQLAlchemy Core issues one statement per table and kind of change, batched.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, insert, select, update
 
+from safepoint.core.entities import Job
 from safepoint.core.state import InstanceState
 from safepoint.persistence import postgresql, tables
 from safepoint.persistence.changes import (
     COLLECTIONS,
     KEY_COLUMNS,
     ChangeSet,
+    Collection,
     Snapshot,
     TableChanges,
     VariableKey,
@@ -30,7 +33,7 @@ from safepoint.persistence.changes import (
     empty_snapshot,
     lost_update,
 )
-from safepoint.persistence.rows import JOB_LOGS, PROCESS_INSTANCES, RowSnapshot
+from safepoint.persistence.rows import JOB_LOGS, JOBS, PROCESS_INSTANCES, RowSnapshot
 from safepoint.persistence.variables import deserialize
 
 __all__ = ["Snapshot", "insert_instance", "load_instance", "save_instance"]
@@ -53,6 +56,7 @@ _UPDATE_VARIABLE = (
     .values(type_name=bindparam("_type"), text_value=bindparam("_text"))
 )
 _DELETE_VARIABLE = delete(tables.variables).where(_VARIABLE_KEY)
+_JOBS = next(collection for collection in COLLECTIONS if collection.rows is JOBS)
 
 
 def _uses_postgresql(connection: Connection) -> bool:
@@ -70,11 +74,33 @@ def insert_instance(connection: Connection, state: InstanceState) -> Snapshot:
 
 
 def load_instance(
-    connection: Connection, process_instance_id: str, *, lock: bool
+    connection: Connection,
+    process_instance_id: str,
+    *,
+    lock: bool,
+    only_job: str | None = None,
 ) -> Snapshot | None:
-    """Load an instance's runtime state (open incidents and activity instances only)."""
+    """Load an instance's runtime state (open incidents and activity instances only).
+
+    With ``only_job``, of the jobs only that one is read; the state's
+    ``load_other_jobs`` reads the others, in this transaction, when the command needs
+    them (:meth:`~safepoint.core.state.InstanceState.all_jobs`).
+    """
     if _uses_postgresql(connection):
-        return postgresql.load_instance(connection, process_instance_id, lock=lock)
+        snapshot = postgresql.load_instance(
+            connection, process_instance_id, lock=lock, only_job=only_job
+        )
+    else:
+        snapshot = _load(connection, process_instance_id, lock=lock, only_job=only_job)
+    if snapshot is not None and only_job is not None:
+        snapshot.state.load_other_jobs = partial(_load_other_jobs, connection, snapshot)
+    return snapshot
+
+
+def _load(
+    connection: Connection, process_instance_id: str, *, lock: bool, only_job: str | None
+) -> Snapshot | None:
+    """:func:`load_instance` with SQLAlchemy Core: one statement per table (SQLite)."""
     table = tables.process_instances
     query = select(table).where(table.c.id == process_instance_id)
     if lock:
@@ -86,12 +112,11 @@ def load_instance(
     entities: dict[str, dict[str, RowSnapshot]] = {}
     for collection in COLLECTIONS:
         rows = collection.rows
-        query = select(rows.table).where(rows.table.c.process_instance_id == process_instance_id)
-        if collection.loaded is not None:
-            query = query.where(collection.loaded)
+        query = _collection_query(collection, process_instance_id)
+        if only_job is not None and collection is _JOBS:
+            query = query.where(rows.table.c.id == only_job)
         loaded = getattr(state, collection.attribute)
         snapshots = entities[collection.attribute] = {}
-        query = query.order_by(*(rows.table.c[name] for name in collection.order_by))
         for entity_row in connection.execute(query).mappings():
             entity = rows.load(entity_row)
             loaded[entity.id] = entity
@@ -106,6 +131,40 @@ def load_instance(
         state.variables.setdefault(scope_id, {})[name] = deserialize(type_name, text)
         variables[(scope_id, name)] = (type_name, text)
     return Snapshot(state, state.instance.revision, entities, variables, set())
+
+
+def _collection_query(collection: Collection, process_instance_id: str) -> Select[Any]:
+    """The loaded rows of one collection of an instance, in their order."""
+    table = collection.rows.table
+    query = select(table).where(table.c.process_instance_id == process_instance_id)
+    if collection.loaded is not None:
+        query = query.where(collection.loaded)
+    return query.order_by(*(table.c[name] for name in collection.order_by))
+
+
+def _load_other_jobs(connection: Connection, snapshot: Snapshot) -> set[str]:
+    """Read the jobs a load of one job left out; return their ids.
+
+    They join the state's jobs in the order a whole load has them, before the jobs
+    the command created; jobs the command deleted stay deleted.
+    """
+    state = snapshot.state
+    known = snapshot.entities[_JOBS.attribute]
+    jobs: dict[str, Job] = {}
+    added: set[str] = set()
+    for row in connection.execute(_collection_query(_JOBS, state.id)).mappings():
+        job_id = row["id"]
+        if job_id in known:
+            if job_id in state.jobs:
+                jobs[job_id] = state.jobs[job_id]
+            continue
+        job = jobs[job_id] = JOBS.load(row)
+        known[job_id] = JOBS.snapshot(job)
+        added.add(job_id)
+    jobs.update((job_id, job) for job_id, job in state.jobs.items() if job_id not in jobs)
+    state.jobs.clear()
+    state.jobs.update(jobs)
+    return added
 
 
 def save_instance(connection: Connection, snapshot: Snapshot) -> None:

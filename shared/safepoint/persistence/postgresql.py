@@ -1,7 +1,8 @@
 """One process instance on PostgreSQL in few round trips: the job's hot path.
 
 Loading is one statement: the instance row and each of its collections as a JSON
-array (``json_agg``), decoded here with the columns' own types. With ``lock=True`` the
+array (``json_agg``), decoded here with the columns' own types (for a job's run, of
+the jobs only that one). With ``lock=True`` the
 same statement locks the instance row (``FOR UPDATE SKIP LOCKED``). When another
 transaction holds the lock, it returns nothing, and the load waits for the lock in a
 statement of its own, then reads (the state is built once, from what the holder
@@ -163,12 +164,14 @@ def _columns(table: Table, names: tuple[str, ...]) -> str:
     return ", ".join(f"{_quote(table.name)}.{_quote(name)}" for name in names)
 
 
-def _collection_json(collection: Collection) -> str:
+def _collection_json(collection: Collection, *, one_job: bool = False) -> str:
     table = collection.rows.table
     name = _quote(table.name)
     where = f"{name}.process_instance_id = process_instances.id"
     if collection.loaded is not None:
         where += " AND " + str(collection.loaded.compile(dialect=_DIALECT))
+    if one_job and collection.attribute == "jobs":
+        where += f" AND {name}.id = %s"
     order = _columns(table, collection.order_by)
     return (
         f"(SELECT coalesce(json_agg(json_build_array({_columns(table, collection.rows.names)}) "
@@ -176,22 +179,35 @@ def _collection_json(collection: Collection) -> str:
     )
 
 
-_SELECT = (
-    "SELECT json_build_array("
-    + _columns(tables.process_instances, PROCESS_INSTANCES.names)
-    + "), "
-    + ", ".join(_collection_json(c) for c in COLLECTIONS)
-    + ", (SELECT coalesce(json_agg(json_build_array(variables.scope_id, variables.name, "
-    "variables.type_name, variables.text_value) ORDER BY variables.scope_id, variables.name), "
-    "'[]'::json) FROM variables WHERE variables.process_instance_id = process_instances.id)"
-)
-_LOAD = _SELECT + " FROM process_instances WHERE process_instances.id = %s"
-_LOAD_LOCKED = (
-    _SELECT + ", (SELECT seen.revision FROM process_instances AS seen "
-    "WHERE seen.id = process_instances.id) "
-    "FROM process_instances WHERE process_instances.id = %s "
-    "FOR UPDATE OF process_instances SKIP LOCKED"
-)
+def _select(*, one_job: bool) -> str:
+    """The load's select list; with ``one_job``, of one job only (its id the first parameter)."""
+    return (
+        "SELECT json_build_array("
+        + _columns(tables.process_instances, PROCESS_INSTANCES.names)
+        + "), "
+        + ", ".join(_collection_json(c, one_job=one_job) for c in COLLECTIONS)
+        + ", (SELECT coalesce(json_agg(json_build_array(variables.scope_id, variables.name, "
+        "variables.type_name, variables.text_value) ORDER BY variables.scope_id, "
+        "variables.name), '[]'::json) FROM variables "
+        "WHERE variables.process_instance_id = process_instances.id)"
+    )
+
+
+def _load_sql(*, one_job: bool) -> str:
+    return _select(one_job=one_job) + " FROM process_instances WHERE process_instances.id = %s"
+
+
+def _load_locked_sql(*, one_job: bool) -> str:
+    return (
+        _select(one_job=one_job) + ", (SELECT seen.revision FROM process_instances AS seen "
+        "WHERE seen.id = process_instances.id) "
+        "FROM process_instances WHERE process_instances.id = %s "
+        "FOR UPDATE OF process_instances SKIP LOCKED"
+    )
+
+
+_LOAD = {one_job: _load_sql(one_job=one_job) for one_job in (False, True)}
+_LOAD_LOCKED = {one_job: _load_locked_sql(one_job=one_job) for one_job in (False, True)}
 _LOAD_SPAN = "SELECT process_instances"
 """The span name of the load's statements (tracing on)."""
 _LOCK = "SELECT 1 FROM process_instances WHERE id = %s FOR UPDATE"
@@ -200,23 +216,29 @@ _REVISION = PROCESS_INSTANCES.names.index("revision")
 
 
 def load_instance(
-    connection: Connection, process_instance_id: str, *, lock: bool
+    connection: Connection, process_instance_id: str, *, lock: bool, only_job: str | None = None
 ) -> Snapshot | None:
-    """Load an instance's runtime state (open incidents and activity instances only)."""
+    """Load an instance's runtime state (open incidents and activity instances only).
+
+    With ``only_job``, of the jobs only that one is read (the caller reads the others
+    when it needs them).
+    """
+    one_job = only_job is not None
+    params = (only_job, process_instance_id) if one_job else (process_instance_id,)
     row = _fetch(
         connection,
         _LOAD_SPAN,
-        _LOAD_LOCKED if lock else _LOAD,
-        (process_instance_id,),
+        _LOAD_LOCKED[one_job] if lock else _LOAD[one_job],
+        params,
     )
     if row is None and lock:
         # Locked by another transaction (or gone): wait for the lock, then read.
         if _fetch(connection, _LOAD_SPAN, _LOCK, (process_instance_id,)) is None:
             return None
-        row = _fetch(connection, _LOAD_SPAN, _LOAD, (process_instance_id,))
+        row = _fetch(connection, _LOAD_SPAN, _LOAD[one_job], params)
     elif row is not None and lock and row[-1] != row[0][_REVISION]:
         # Committed to between the statement's snapshot and its lock: read again.
-        row = _fetch(connection, _LOAD_SPAN, _LOAD, (process_instance_id,))
+        row = _fetch(connection, _LOAD_SPAN, _LOAD[one_job], params)
     if row is None:
         return None
     instance = _INSTANCE.decode(row[0])

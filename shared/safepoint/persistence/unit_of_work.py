@@ -156,7 +156,7 @@ class UnitOfWork:
 
     @_translated
     def load_instance(
-        self, process_instance_id: str, *, lock: bool = False
+        self, process_instance_id: str, *, lock: bool = False, only_job: str | None = None
     ) -> InstanceState | None:
         """Load a process instance's runtime state, or ``None`` if there is none.
 
@@ -164,9 +164,12 @@ class UnitOfWork:
         tasks, subscriptions, the *open* incidents and the *open* historic activity
         instances; ``job_logs`` starts empty. ``lock=True`` locks the instance row until
         the transaction ends (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite has no row
-        locks and ignores it).
+        locks and ignores it). ``only_job``: of the jobs, that one only; the state reads
+        the others when the command needs them (``InstanceState.all_jobs``).
         """
-        snapshot = instances.load_instance(self.connection, process_instance_id, lock=lock)
+        snapshot = instances.load_instance(
+            self.connection, process_instance_id, lock=lock, only_job=only_job
+        )
         if snapshot is None:
             return None
         self._snapshots[id(snapshot.state)] = snapshot

@@ -1,0 +1,105 @@
+"""A job's run reads its own job only; the instance's other jobs when it needs them.
+
+A fork of many branches has as many jobs; a branch's job that read them all would cost
+more the wider the fork. These runs need the other jobs (the terminate end event
+deletes them; the fork folding back into its scope execution moves them), and must
+treat them as they would have had they been read at first.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from bpmn_doc import TERMINATE, definitions, element, flow, process
+
+from safepoint import Engine, ManualClock
+from safepoint.core.entities import Job
+from safepoint.embedded import CommandOutcome
+
+
+def _fork(first_end: str) -> bytes:
+    """start → fork → a (asyncBefore) → ``first_end``; b, c (asyncBefore) → plain ends."""
+    return definitions(
+        process(
+            "forking",
+            element("startEvent", "start"),
+            element("parallelGateway", "fork"),
+            element("serviceTask", "a", camunda__asyncBefore="true", camunda__expression="${1}"),
+            element("serviceTask", "b", camunda__asyncBefore="true", camunda__expression="${1}"),
+            element("serviceTask", "c", camunda__asyncBefore="true", camunda__expression="${1}"),
+            element("endEvent", "end_a", body=first_end),
+            element("endEvent", "end_b"),
+            element("endEvent", "end_c"),
+            flow("start", "fork"),
+            flow("fork", "a"),
+            flow("fork", "b"),
+            flow("fork", "c"),
+            flow("a", "end_a"),
+            flow("b", "end_b"),
+            flow("c", "end_c"),
+        )
+    )
+
+
+@pytest.fixture
+def outcomes() -> list[CommandOutcome]:
+    return []
+
+
+@pytest.fixture
+def forking(database_url: str, clock: ManualClock, outcomes: list[CommandOutcome]) -> Engine:
+    return Engine(
+        database_url, clock=clock, on_commit=outcomes.append, job_lease=timedelta(seconds=30)
+    )
+
+
+def _run(engine: Engine, job: Job) -> None:
+    engine.execute_job(job.id, process_instance_id=job.process_instance_id, exclusive=True)
+
+
+def _job_at(engine: Engine, instance_id: str, activity_id: str) -> Job:
+    (job,) = [job for job in engine.jobs(instance_id) if job.activity_id == activity_id]
+    return job
+
+
+def test_a_terminate_end_deletes_the_jobs_it_did_not_read_at_first(
+    forking: Engine, outcomes: list[CommandOutcome]
+) -> None:
+    with forking:
+        forking.deploy("fork", {"fork.bpmn": _fork(TERMINATE)})
+        instance = forking.start_process_instance_by_key("forking")
+        assert len(forking.jobs(instance.id)) == 3
+        outcomes.clear()
+
+        _run(forking, _job_at(forking, instance.id, "a"))
+
+        assert forking.process_instance(instance.id).ended
+        assert forking.jobs(instance.id) == []
+        (outcome,) = outcomes
+        assert outcome.jobs == ()  # nothing new to publish
+        deleted = [e for e in forking.job_log(instance.id) if e.event == "deleted"]
+        assert sorted(entry.activity_id for entry in deleted) == ["b", "c"]
+
+
+def test_jobs_read_late_keep_their_order_and_are_not_published_again(
+    forking: Engine, outcomes: list[CommandOutcome]
+) -> None:
+    with forking:
+        forking.deploy("fork", {"fork.bpmn": _fork("")})
+        instance = forking.start_process_instance_by_key("forking")
+        outcomes.clear()
+
+        _run(forking, _job_at(forking, instance.id, "a"))
+        _run(forking, _job_at(forking, instance.id, "b"))
+        # Only c's branch is left: the fork folds back into the scope execution, and
+        # c's job (read late) now belongs to it.
+        (job,) = forking.jobs(instance.id)
+        assert job.activity_id == "c"
+        assert job.execution_id == instance.id
+        assert all(outcome.jobs == () for outcome in outcomes)
+
+        _run(forking, job)
+
+        assert forking.process_instance(instance.id).ended
+        assert forking.jobs(instance.id) == []
