@@ -1,9 +1,11 @@
-"""A job's run reads its own job only; the instance's other jobs when it needs them.
+"""A job's run reads its own job only, and no activity instance; the others when needed.
 
-A fork of many branches has as many jobs; a branch's job that read them all would cost
-more the wider the fork. These runs need the other jobs (the terminate end event
-deletes them; the fork folding back into its scope execution moves them), and must
-treat them as they would have had they been read at first.
+A fork of many branches has as many jobs, and as many tokens waiting at its join, each
+with an open activity instance; a branch's job that read them all would cost more the
+wider the fork. These runs need the others (the terminate end event deletes the jobs;
+the fork folding back into its scope execution moves them; the join ends the waiting
+tokens' activity instances), and must treat them as they would have had they been
+read at first.
 """
 
 from __future__ import annotations
@@ -103,3 +105,46 @@ def test_jobs_read_late_keep_their_order_and_are_not_published_again(
 
         assert forking.process_instance(instance.id).ended
         assert forking.jobs(instance.id) == []
+
+
+def _fork_join() -> bytes:
+    """start → fork → a, b, c (asyncBefore) → join → end."""
+    return definitions(
+        process(
+            "joining",
+            element("startEvent", "start"),
+            element("parallelGateway", "fork"),
+            *(
+                element(
+                    "serviceTask", name, camunda__asyncBefore="true", camunda__expression="${1}"
+                )
+                for name in ("a", "b", "c")
+            ),
+            element("parallelGateway", "join"),
+            element("endEvent", "end"),
+            flow("start", "fork"),
+            *(flow("fork", name) for name in ("a", "b", "c")),
+            *(flow(name, "join") for name in ("a", "b", "c")),
+            flow("join", "end"),
+        )
+    )
+
+
+def test_the_join_ends_the_waiting_tokens_activity_instances_it_did_not_read_at_first(
+    forking: Engine,
+) -> None:
+    with forking:
+        forking.deploy("joining", {"joining.bpmn": _fork_join()})
+        instance = forking.start_process_instance_by_key("joining")
+        for name in ("a", "b"):
+            _run(forking, _job_at(forking, instance.id, name))
+        waiting = [h for h in forking.history(instance.id) if h.activity_id == "join"]
+        assert len(waiting) == 2
+        assert all(h.ended_at is None for h in waiting)
+
+        _run(forking, _job_at(forking, instance.id, "c"))
+
+        assert forking.process_instance(instance.id).ended
+        history = forking.history(instance.id)
+        assert [h.activity_id for h in history if h.activity_id == "join"] == ["join"] * 3
+        assert [h for h in history if h.ended_at is None] == []

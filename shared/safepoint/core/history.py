@@ -44,7 +44,7 @@ def end_activity_instance(
     """Record the end (or cancellation) of an activity instance, once."""
     if activity_instance_id is None:
         return
-    instance = ctx.state.activity_instances.get(activity_instance_id)
+    instance = ctx.state.activity_instance(activity_instance_id)
     if instance is not None and instance.ended_at is None:
         instance.ended_at = ctx.now
         instance.canceled = canceled
@@ -54,6 +54,6 @@ def end_activity_instance(
 
 def link_task(ctx: CommandContext, activity_instance_id: str | None, task_id: str) -> None:
     """Remember which user task an activity instance created."""
-    instance = ctx.state.activity_instances.get(activity_instance_id or "")
+    instance = ctx.state.activity_instance(activity_instance_id) if activity_instance_id else None
     if instance is not None:
         instance.task_id = task_id

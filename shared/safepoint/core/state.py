@@ -31,10 +31,13 @@ class InstanceState:
     every one touched by this command; ``incidents`` the open incidents plus those
     touched. ``job_logs`` holds only entries added by this command (append-only).
 
-    ``jobs`` may hold only some of the instance's jobs: a job's own run loads that job
-    alone, since the others are rarely needed and a wide fork has many. Then
-    ``load_other_jobs`` reads the rest (in the same transaction) and tells their ids;
-    whatever needs every job goes through :meth:`all_jobs`, never through ``jobs``.
+    ``jobs`` and ``activity_instances`` may hold only some of the instance's: a job's
+    own run loads its job alone and no activity instance, since the others are rarely
+    needed and a wide fork has many of both. Then ``load_others`` maps each such
+    attribute to what reads the rest (in the same transaction) and tells their ids.
+    Whatever needs every job goes through :meth:`all_jobs`, every activity instance
+    through :meth:`all_activity_instances`, one activity instance through
+    :meth:`activity_instance`; never straight through the dicts.
     """
 
     instance: ProcessInstance
@@ -47,9 +50,9 @@ class InstanceState:
     incidents: dict[str, Incident] = field(default_factory=dict)
     activity_instances: dict[str, HistoricActivityInstance] = field(default_factory=dict)
     job_logs: list[JobLog] = field(default_factory=list)
-    load_other_jobs: Callable[[], set[str]] | None = None
-    jobs_loaded_late: set[str] = field(default_factory=set)
-    """The jobs ``load_other_jobs`` read: they existed before the command."""
+    load_others: dict[str, Callable[[], set[str]]] = field(default_factory=dict)
+    loaded_late: set[str] = field(default_factory=set)
+    """The ids ``load_others`` read: those entities existed before the command."""
 
     @property
     def id(self) -> str:
@@ -58,10 +61,25 @@ class InstanceState:
 
     def all_jobs(self) -> dict[str, Job]:
         """Every job of the instance (``jobs``, after reading those not loaded yet)."""
-        if self.load_other_jobs is not None:
-            load, self.load_other_jobs = self.load_other_jobs, None
-            self.jobs_loaded_late |= load()
+        self._complete("jobs")
         return self.jobs
+
+    def all_activity_instances(self) -> dict[str, HistoricActivityInstance]:
+        """Every open activity instance, and those this command touched."""
+        self._complete("activity_instances")
+        return self.activity_instances
+
+    def activity_instance(self, activity_instance_id: str) -> HistoricActivityInstance | None:
+        """One open (or touched) activity instance, read first if not loaded yet."""
+        found = self.activity_instances.get(activity_instance_id)
+        if found is None and "activity_instances" in self.load_others:
+            found = self.all_activity_instances().get(activity_instance_id)
+        return found
+
+    def _complete(self, attribute: str) -> None:
+        load = self.load_others.pop(attribute, None)
+        if load is not None:
+            self.loaded_late |= load()
 
     def next_ordinal(self) -> int:
         """A number greater than every ordinal handed out before in this instance."""

@@ -168,7 +168,7 @@ def reassign_execution(ctx: CommandContext, old_id: str, new_id: str) -> None:
         *state.external_tasks.values(),
         *state.subscriptions.values(),
         *state.incidents.values(),
-        *state.activity_instances.values(),
+        *state.all_activity_instances().values(),
     ]
     for entity in owned:
         if entity.execution_id == old_id:

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, insert, select, update
 
-from safepoint.core.entities import Job
 from safepoint.core.state import InstanceState
 from safepoint.persistence import postgresql, tables
 from safepoint.persistence.changes import (
@@ -33,7 +32,13 @@ from safepoint.persistence.changes import (
     empty_snapshot,
     lost_update,
 )
-from safepoint.persistence.rows import JOB_LOGS, JOBS, PROCESS_INSTANCES, RowSnapshot
+from safepoint.persistence.rows import (
+    ACTIVITY_INSTANCES,
+    JOB_LOGS,
+    JOBS,
+    PROCESS_INSTANCES,
+    RowSnapshot,
+)
 from safepoint.persistence.variables import deserialize
 
 __all__ = ["Snapshot", "insert_instance", "load_instance", "save_instance"]
@@ -57,6 +62,7 @@ _UPDATE_VARIABLE = (
 )
 _DELETE_VARIABLE = delete(tables.variables).where(_VARIABLE_KEY)
 _JOBS = next(collection for collection in COLLECTIONS if collection.rows is JOBS)
+_ACTIVITY_INSTANCES = next(c for c in COLLECTIONS if c.rows is ACTIVITY_INSTANCES)
 
 
 def _uses_postgresql(connection: Connection) -> bool:
@@ -82,9 +88,10 @@ def load_instance(
 ) -> Snapshot | None:
     """Load an instance's runtime state (open incidents and activity instances only).
 
-    With ``only_job``, of the jobs only that one is read; the state's
-    ``load_other_jobs`` reads the others, in this transaction, when the command needs
-    them (:meth:`~safepoint.core.state.InstanceState.all_jobs`).
+    With ``only_job`` (a job's run), of the jobs only that one is read, and no activity
+    instance; the state's ``load_others`` read the others, in this transaction, when
+    the command needs them (:meth:`~safepoint.core.state.InstanceState.all_jobs`,
+    :meth:`~safepoint.core.state.InstanceState.activity_instance`).
     """
     if _uses_postgresql(connection):
         snapshot = postgresql.load_instance(
@@ -93,7 +100,10 @@ def load_instance(
     else:
         snapshot = _load(connection, process_instance_id, lock=lock, only_job=only_job)
     if snapshot is not None and only_job is not None:
-        snapshot.state.load_other_jobs = partial(_load_other_jobs, connection, snapshot)
+        for collection in (_JOBS, _ACTIVITY_INSTANCES):
+            snapshot.state.load_others[collection.attribute] = partial(
+                _load_others, connection, snapshot, collection
+            )
     return snapshot
 
 
@@ -112,11 +122,13 @@ def _load(
     entities: dict[str, dict[str, RowSnapshot]] = {}
     for collection in COLLECTIONS:
         rows = collection.rows
+        loaded = getattr(state, collection.attribute)
+        snapshots = entities[collection.attribute] = {}
+        if only_job is not None and collection is _ACTIVITY_INSTANCES:
+            continue  # read when needed
         query = _collection_query(collection, process_instance_id)
         if only_job is not None and collection is _JOBS:
             query = query.where(rows.table.c.id == only_job)
-        loaded = getattr(state, collection.attribute)
-        snapshots = entities[collection.attribute] = {}
         for entity_row in connection.execute(query).mappings():
             entity = rows.load(entity_row)
             loaded[entity.id] = entity
@@ -142,28 +154,30 @@ def _collection_query(collection: Collection, process_instance_id: str) -> Selec
     return query.order_by(*(table.c[name] for name in collection.order_by))
 
 
-def _load_other_jobs(connection: Connection, snapshot: Snapshot) -> set[str]:
-    """Read the jobs a load of one job left out; return their ids.
+def _load_others(connection: Connection, snapshot: Snapshot, collection: Collection) -> set[str]:
+    """Read the entities of ``collection`` a job run's load left out; return their ids.
 
-    They join the state's jobs in the order a whole load has them, before the jobs
-    the command created; jobs the command deleted stay deleted.
+    They join the state's in the order a whole load has them, before those the command
+    created; those the command deleted stay deleted.
     """
     state = snapshot.state
-    known = snapshot.entities[_JOBS.attribute]
-    jobs: dict[str, Job] = {}
+    rows = collection.rows
+    known = snapshot.entities[collection.attribute]
+    current: dict[str, Any] = getattr(state, collection.attribute)
+    ordered: dict[str, Any] = {}
     added: set[str] = set()
-    for row in connection.execute(_collection_query(_JOBS, state.id)).mappings():
-        job_id = row["id"]
-        if job_id in known:
-            if job_id in state.jobs:
-                jobs[job_id] = state.jobs[job_id]
+    for row in connection.execute(_collection_query(collection, state.id)).mappings():
+        entity_id = row["id"]
+        if entity_id in known:
+            if entity_id in current:
+                ordered[entity_id] = current[entity_id]
             continue
-        job = jobs[job_id] = JOBS.load(row)
-        known[job_id] = JOBS.snapshot(job)
-        added.add(job_id)
-    jobs.update((job_id, job) for job_id, job in state.jobs.items() if job_id not in jobs)
-    state.jobs.clear()
-    state.jobs.update(jobs)
+        entity = ordered[entity_id] = rows.load(row)
+        known[entity_id] = rows.snapshot(entity)
+        added.add(entity_id)
+    ordered.update((key, entity) for key, entity in current.items() if key not in ordered)
+    current.clear()
+    current.update(ordered)
     return added
 
 

@@ -2,7 +2,7 @@
 
 Loading is one statement: the instance row and each of its collections as a JSON
 array (``json_agg``), decoded here with the columns' own types (for a job's run, of
-the jobs only that one). With ``lock=True`` the
+the jobs only that one, and no activity instance). With ``lock=True`` the
 same statement locks the instance row (``FOR UPDATE SKIP LOCKED``). When another
 transaction holds the lock, it returns nothing, and the load waits for the lock in a
 statement of its own, then reads (the state is built once, from what the holder
@@ -165,6 +165,8 @@ def _columns(table: Table, names: tuple[str, ...]) -> str:
 
 
 def _collection_json(collection: Collection, *, one_job: bool = False) -> str:
+    if one_job and collection.attribute == "activity_instances":
+        return "'[]'::json"  # a job's run reads them when needed
     table = collection.rows.table
     name = _quote(table.name)
     where = f"{name}.process_instance_id = process_instances.id"
@@ -180,7 +182,11 @@ def _collection_json(collection: Collection, *, one_job: bool = False) -> str:
 
 
 def _select(*, one_job: bool) -> str:
-    """The load's select list; with ``one_job``, of one job only (its id the first parameter)."""
+    """The load's select list.
+
+    With ``one_job`` (a job's run): of the jobs one only (its id the first parameter),
+    and no activity instance.
+    """
     return (
         "SELECT json_build_array("
         + _columns(tables.process_instances, PROCESS_INSTANCES.names)
