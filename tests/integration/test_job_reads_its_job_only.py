@@ -11,13 +11,15 @@ read at first.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from bpmn_doc import TERMINATE, definitions, element, flow, process
+from bpmn_doc import TERMINATE, definitions, element, flow, process, sub_process
 
 from safepoint import Engine, ManualClock
 from safepoint.core.entities import Job
 from safepoint.embedded import CommandOutcome
+from safepoint.persistence import instances
 
 
 def _fork(first_end: str) -> bytes:
@@ -148,3 +150,66 @@ def test_the_join_ends_the_waiting_tokens_activity_instances_it_did_not_read_at_
         history = forking.history(instance.id)
         assert [h.activity_id for h in history if h.activity_id == "join"] == ["join"] * 3
         assert [h for h in history if h.ended_at is None] == []
+
+
+def _fork_of_sub_processes() -> bytes:
+    """start → fork → sub_a, sub_b, sub_c (each: an asyncBefore task inside) → plain ends."""
+    branches = []
+    for name in ("a", "b", "c"):
+        branches.append(
+            sub_process(
+                f"sub_{name}",
+                element("startEvent", f"s_{name}"),
+                element(
+                    "serviceTask",
+                    f"t_{name}",
+                    camunda__asyncBefore="true",
+                    camunda__expression="${1}",
+                ),
+                element("endEvent", f"e_{name}"),
+                flow(f"s_{name}", f"t_{name}"),
+                flow(f"t_{name}", f"e_{name}"),
+            )
+        )
+    return definitions(
+        process(
+            "subs",
+            element("startEvent", "start"),
+            element("parallelGateway", "fork"),
+            *branches,
+            *(element("endEvent", f"end_{name}") for name in ("a", "b", "c")),
+            flow("start", "fork"),
+            *(flow("fork", f"sub_{name}") for name in ("a", "b", "c")),
+            *(flow(f"sub_{name}", f"end_{name}") for name in ("a", "b", "c")),
+        )
+    )
+
+
+def test_a_sub_process_ending_reads_its_own_activity_instance_alone(
+    forking: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[tuple[str, str | None]] = []
+    load_others = instances._load_others
+
+    def recording(connection: Any, snapshot: Any, collection: Any, entity_id: Any = None) -> Any:
+        reads.append((collection.attribute, entity_id))
+        return load_others(connection, snapshot, collection, entity_id)
+
+    monkeypatch.setattr(instances, "_load_others", recording)
+    with forking:
+        forking.deploy("subs", {"subs.bpmn": _fork_of_sub_processes()})
+        instance = forking.start_process_instance_by_key("subs")
+        sub_a = next(h for h in forking.history(instance.id) if h.activity_id == "sub_a")
+
+        _run(forking, _job_at(forking, instance.id, "t_a"))
+
+        # Two branches go on: no fold-back, and of the open activity instances only the
+        # sub-process's own is read, to end it.
+        assert reads == [("activity_instances", sub_a.id)]
+        ended = {h.activity_id for h in forking.history(instance.id) if h.ended_at is not None}
+        assert {"t_a", "e_a", "sub_a", "end_a"} <= ended
+        assert "sub_b" not in ended
+        for name in ("t_b", "t_c"):
+            _run(forking, _job_at(forking, instance.id, name))
+        assert forking.process_instance(instance.id).ended
+        assert [h for h in forking.history(instance.id) if h.ended_at is None] == []

@@ -64,7 +64,7 @@ class OutcomeTracker:
             jobs=tuple(
                 job
                 for key, job in state.jobs.items()
-                if key not in self._jobs and key not in state.loaded_late
+                if key not in self._jobs and key not in state.loaded_late.get("jobs", ())
             ),
             external_tasks=external_tasks,
             incidents=tuple(

@@ -34,7 +34,8 @@ class InstanceState:
     ``jobs`` and ``activity_instances`` may hold only some of the instance's: a job's
     own run loads its job alone and no activity instance, since the others are rarely
     needed and a wide fork has many of both. Then ``load_others`` maps each such
-    attribute to what reads the rest (in the same transaction) and tells their ids.
+    attribute to what reads the rest, or one of them by id (in the same transaction),
+    and tells their ids.
     Whatever needs every job goes through :meth:`all_jobs`, every activity instance
     through :meth:`all_activity_instances`, one activity instance through
     :meth:`activity_instance`; never straight through the dicts.
@@ -50,9 +51,10 @@ class InstanceState:
     incidents: dict[str, Incident] = field(default_factory=dict)
     activity_instances: dict[str, HistoricActivityInstance] = field(default_factory=dict)
     job_logs: list[JobLog] = field(default_factory=list)
-    load_others: dict[str, Callable[[], set[str]]] = field(default_factory=dict)
-    loaded_late: set[str] = field(default_factory=set)
-    """The ids ``load_others`` read: those entities existed before the command."""
+    load_others: dict[str, Callable[[str | None], set[str]]] = field(default_factory=dict)
+    """Per attribute: reads the entities not loaded yet (all, or the one id given)."""
+    loaded_late: dict[str, set[str]] = field(default_factory=dict)
+    """Per attribute, the ids ``load_others`` read: they existed before the command."""
 
     @property
     def id(self) -> str:
@@ -70,16 +72,21 @@ class InstanceState:
         return self.activity_instances
 
     def activity_instance(self, activity_instance_id: str) -> HistoricActivityInstance | None:
-        """One open (or touched) activity instance, read first if not loaded yet."""
+        """One open (or touched) activity instance, read alone first if not loaded yet."""
         found = self.activity_instances.get(activity_instance_id)
-        if found is None and "activity_instances" in self.load_others:
-            found = self.all_activity_instances().get(activity_instance_id)
+        load = self.load_others.get("activity_instances")
+        if found is None and load is not None:
+            self._loaded_late("activity_instances").update(load(activity_instance_id))
+            found = self.activity_instances.get(activity_instance_id)
         return found
 
     def _complete(self, attribute: str) -> None:
         load = self.load_others.pop(attribute, None)
         if load is not None:
-            self.loaded_late |= load()
+            self._loaded_late(attribute).update(load(None))
+
+    def _loaded_late(self, attribute: str) -> set[str]:
+        return self.loaded_late.setdefault(attribute, set())
 
     def next_ordinal(self) -> int:
         """A number greater than every ordinal handed out before in this instance."""

@@ -154,27 +154,43 @@ def _collection_query(collection: Collection, process_instance_id: str) -> Selec
     return query.order_by(*(table.c[name] for name in collection.order_by))
 
 
-def _load_others(connection: Connection, snapshot: Snapshot, collection: Collection) -> set[str]:
+def _load_others(
+    connection: Connection,
+    snapshot: Snapshot,
+    collection: Collection,
+    entity_id: str | None = None,
+) -> set[str]:
     """Read the entities of ``collection`` a job run's load left out; return their ids.
 
-    They join the state's in the order a whole load has them, before those the command
-    created; those the command deleted stay deleted.
+    All of them, joining the state's in the order a whole load has them, before those
+    the command created (those the command deleted stay deleted); or, with
+    ``entity_id``, that one only, if it is there and was not read before.
     """
     state = snapshot.state
     rows = collection.rows
     known = snapshot.entities[collection.attribute]
     current: dict[str, Any] = getattr(state, collection.attribute)
+    query = _collection_query(collection, state.id)
+    if entity_id is not None:
+        if entity_id in known:
+            return set()
+        row = connection.execute(query.where(rows.table.c.id == entity_id)).mappings().first()
+        if row is None:
+            return set()
+        entity = current[entity_id] = rows.load(row)
+        known[entity_id] = rows.snapshot(entity)
+        return {entity_id}
     ordered: dict[str, Any] = {}
     added: set[str] = set()
-    for row in connection.execute(_collection_query(collection, state.id)).mappings():
-        entity_id = row["id"]
-        if entity_id in known:
-            if entity_id in current:
-                ordered[entity_id] = current[entity_id]
+    for row in connection.execute(query).mappings():
+        row_id = row["id"]
+        if row_id in known:
+            if row_id in current:
+                ordered[row_id] = current[row_id]
             continue
-        entity = ordered[entity_id] = rows.load(row)
-        known[entity_id] = rows.snapshot(entity)
-        added.add(entity_id)
+        entity = ordered[row_id] = rows.load(row)
+        known[row_id] = rows.snapshot(entity)
+        added.add(row_id)
     ordered.update((key, entity) for key, entity in current.items() if key not in ordered)
     current.clear()
     current.update(ordered)

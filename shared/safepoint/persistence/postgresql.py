@@ -226,8 +226,8 @@ def load_instance(
 ) -> Snapshot | None:
     """Load an instance's runtime state (open incidents and activity instances only).
 
-    With ``only_job``, of the jobs only that one is read (the caller reads the others
-    when it needs them).
+    With ``only_job`` (a job's run), of the jobs only that one is read, and no activity
+    instance (the caller reads the others when it needs them).
     """
     one_job = only_job is not None
     params = (only_job, process_instance_id) if one_job else (process_instance_id,)

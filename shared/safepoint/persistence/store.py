@@ -46,5 +46,9 @@ class Store:
                 passes through as it is).
         """
         with translate_errors(), self.engine.connect() as connection:
-            with connection.begin():
-                yield UnitOfWork(connection)
+            uow = UnitOfWork(connection)
+            try:
+                with connection.begin():
+                    yield uow
+            finally:
+                uow.close()

@@ -100,6 +100,12 @@ class UnitOfWork:
         """The underlying connection, for statements this class does not offer."""
         self._snapshots: dict[int, Snapshot] = {}
 
+    def close(self) -> None:
+        """Forget the loaded instances: their states can no longer read what they left out."""
+        for snapshot in self._snapshots.values():
+            snapshot.state.load_others.clear()
+        self._snapshots.clear()
+
     # -- deployments ---------------------------------------------------------------------
 
     @_translated
@@ -165,7 +171,8 @@ class UnitOfWork:
         instances; ``job_logs`` starts empty. ``lock=True`` locks the instance row until
         the transaction ends (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite has no row
         locks and ignores it). ``only_job``: of the jobs, that one only; the state reads
-        the others when the command needs them (``InstanceState.all_jobs``).
+        the others when the command needs them (``InstanceState.all_jobs``), and no
+        activity instance either until one is needed (``InstanceState.activity_instance``).
         """
         snapshot = instances.load_instance(
             self.connection, process_instance_id, lock=lock, only_job=only_job
