@@ -225,13 +225,17 @@ def _start_answer(outcomes: Sequence[CommandOutcome]) -> CommandResult:
     return None
 
 
-def execute_command_once(engine: Engine, command: Message, command_id: str) -> CommandResult:
+def execute_command_once(engine: Engine, command: Message, command_id: str | None) -> CommandResult:
     """Run ``command`` as :func:`execute_command` does, recording it as ``command_id``.
+
+    Without ``command_id`` nothing is recorded (the command cannot be recognised).
 
     Raises:
         DuplicateCommand: ``command_id`` was carried out already (nothing of this run
             is kept); and whatever :func:`execute_command` raises.
     """
+    if command_id is None:
+        return execute_command(engine, command)
     answer = _start_answer if isinstance(command, StartProcessInstance) else None
     with recording_command(
         command_id, str(command.message_type), answer=answer, fingerprint=fingerprint(command)
@@ -289,17 +293,15 @@ class CommandHandler:
         command = incoming.message
         command_id = incoming.message_id or None
         try:
-            if command_id is not None:
-                done = await asyncio.to_thread(self._engine.processed_command, command_id)
-                if done is not None:
-                    return await self._repeat(incoming, done)
             with log_context(process_instance_id=getattr(command, "process_instance_id", None)):
                 result = await self._run(command, incoming.trace_context, command_id)
         except DuplicateCommand:
-            # A concurrent delivery of the same command committed first.
-            return await self._repeat_recorded(incoming)
+            # Carried out before, or by a concurrent delivery that committed first.
+            return await self._repeat_recorded(incoming) or REQUEUE
         except REFUSED as exc:
-            return await self._refuse(incoming, exc)
+            # A lookup before the command's transaction (its external task gone, say)
+            # may be what a first delivery's success looks like to a redelivery.
+            return await self._repeat_recorded(incoming) or await self._refuse(incoming, exc)
         except OptimisticLockError as exc:
             logger.warning(
                 "%s message %s met optimistic locking conflicts %d times; dead-lettering it",
@@ -347,13 +349,12 @@ class CommandHandler:
         await self._answer(incoming, CommandReply(ok=True, result=done.result))
         return ACK
 
-    async def _repeat_recorded(self, incoming: IncomingMessage) -> Outcome:
-        """Answer a command whose concurrent delivery committed first."""
-        assert incoming.message_id is not None
+    async def _repeat_recorded(self, incoming: IncomingMessage) -> Outcome | None:
+        """Answer a command recorded as carried out already; ``None`` if it is not."""
+        if not incoming.message_id:
+            return None
         done = await asyncio.to_thread(self._engine.processed_command, incoming.message_id)
-        if done is None:  # forgotten meanwhile (a retention of seconds): run it again
-            return REQUEUE
-        return await self._repeat(incoming, done)
+        return None if done is None else await self._repeat(incoming, done)
 
     async def _run(
         self,
@@ -370,8 +371,6 @@ class CommandHandler:
         while True:
             try:
                 with use_trace_context(tracing.current_headers() or trace):
-                    if command_id is None:
-                        return await asyncio.to_thread(execute_command, self._engine, command)
                     return await asyncio.to_thread(
                         execute_command_once, self._engine, command, command_id
                     )

@@ -5,12 +5,11 @@ when the engine committed it but could not acknowledge it (a crash, a lost
 connection), and a sender that got no publisher confirm sends it again. Inside
 :func:`recording_command`, the first transaction the engine opens records the
 command's id first thing (its answer last) in ``processed_commands``. A second
-delivery is then recognised: before running it, by :meth:`Engine.processed_command
-<safepoint.embedded.Engine.processed_command>`; while the first still runs (a
-concurrent delivery), by :class:`~safepoint.errors.DuplicateCommand`, raised once the
-first has committed, before the second did anything. If the first rolls back, the
-second runs. Either way the state changes once, and both deliveries get the same
-answer.
+delivery is then recognised by that same insert, before it did anything: it raises
+:class:`~safepoint.errors.DuplicateCommand` at once if the first committed, or once
+the first commits if it still runs (a concurrent delivery); if the first rolls back,
+the second runs. Either way the state changes once, and :meth:`Engine.processed_command
+<safepoint.embedded.Engine.processed_command>` gives both deliveries the same answer.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ snapshot on. Nothing here touches the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement
 
@@ -50,11 +50,14 @@ class Collection:
     loaded: ColumnElement[bool] | None = None
     """Which of the instance's rows are loaded (``None``: all of them)."""
     order_by: tuple[str, ...] = ("created_at", "id")
+    for_a_job: Literal["all", "the job", "none"] = "all"
+    """What a job's run loads of it: all of it, the job alone, or nothing; the state
+    reads the rest when the run needs it (``InstanceState.load_others``)."""
 
 
 COLLECTIONS = (
     Collection(EXECUTIONS, "executions", order_by=("ordinal", "id")),
-    Collection(JOBS, "jobs"),
+    Collection(JOBS, "jobs", for_a_job="the job"),
     Collection(TASKS, "tasks"),
     Collection(EXTERNAL_TASKS, "external_tasks"),
     Collection(SUBSCRIPTIONS, "subscriptions"),
@@ -70,6 +73,7 @@ COLLECTIONS = (
         deletable=False,
         loaded=tables.historic_activity_instances.c.ended_at.is_(None),
         order_by=("ordinal", "id"),
+        for_a_job="none",
     ),
 )
 """The entity collections of an instance, in the order they are loaded and written."""

@@ -32,13 +32,7 @@ from safepoint.persistence.changes import (
     empty_snapshot,
     lost_update,
 )
-from safepoint.persistence.rows import (
-    ACTIVITY_INSTANCES,
-    JOB_LOGS,
-    JOBS,
-    PROCESS_INSTANCES,
-    RowSnapshot,
-)
+from safepoint.persistence.rows import JOB_LOGS, PROCESS_INSTANCES, RowSnapshot
 from safepoint.persistence.variables import deserialize
 
 __all__ = ["Snapshot", "insert_instance", "load_instance", "save_instance"]
@@ -61,8 +55,6 @@ _UPDATE_VARIABLE = (
     .values(type_name=bindparam("_type"), text_value=bindparam("_text"))
 )
 _DELETE_VARIABLE = delete(tables.variables).where(_VARIABLE_KEY)
-_JOBS = next(collection for collection in COLLECTIONS if collection.rows is JOBS)
-_ACTIVITY_INSTANCES = next(c for c in COLLECTIONS if c.rows is ACTIVITY_INSTANCES)
 
 
 def _uses_postgresql(connection: Connection) -> bool:
@@ -100,10 +92,11 @@ def load_instance(
     else:
         snapshot = _load(connection, process_instance_id, lock=lock, only_job=only_job)
     if snapshot is not None and only_job is not None:
-        for collection in (_JOBS, _ACTIVITY_INSTANCES):
-            snapshot.state.load_others[collection.attribute] = partial(
-                _load_others, connection, snapshot, collection
-            )
+        for collection in COLLECTIONS:
+            if collection.for_a_job != "all":
+                snapshot.state.load_others[collection.attribute] = partial(
+                    _load_others, connection, snapshot, collection
+                )
     return snapshot
 
 
@@ -124,10 +117,10 @@ def _load(
         rows = collection.rows
         loaded = getattr(state, collection.attribute)
         snapshots = entities[collection.attribute] = {}
-        if only_job is not None and collection is _ACTIVITY_INSTANCES:
+        if only_job is not None and collection.for_a_job == "none":
             continue  # read when needed
         query = _collection_query(collection, process_instance_id)
-        if only_job is not None and collection is _JOBS:
+        if only_job is not None and collection.for_a_job == "the job":
             query = query.where(rows.table.c.id == only_job)
         for entity_row in connection.execute(query).mappings():
             entity = rows.load(entity_row)

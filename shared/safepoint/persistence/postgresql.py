@@ -165,14 +165,14 @@ def _columns(table: Table, names: tuple[str, ...]) -> str:
 
 
 def _collection_json(collection: Collection, *, one_job: bool = False) -> str:
-    if one_job and collection.attribute == "activity_instances":
+    if one_job and collection.for_a_job == "none":
         return "'[]'::json"  # a job's run reads them when needed
     table = collection.rows.table
     name = _quote(table.name)
     where = f"{name}.process_instance_id = process_instances.id"
     if collection.loaded is not None:
         where += " AND " + str(collection.loaded.compile(dialect=_DIALECT))
-    if one_job and collection.attribute == "jobs":
+    if one_job and collection.for_a_job == "the job":
         where += f" AND {name}.id = %s"
     order = _columns(table, collection.order_by)
     return (
