@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from safepoint.core.context import CommandContext
 from safepoint.core.entities import (
     EventSubscription,
@@ -31,10 +33,14 @@ def new_execution(ctx: CommandContext, parent: Execution | None, **fields: objec
     return execution
 
 
+_ORDINAL = attrgetter("ordinal")
+
+
 def children(state: InstanceState, execution: Execution) -> list[Execution]:
     """The direct children of an execution, oldest first."""
-    found = [e for e in state.executions.values() if e.parent_id == execution.id]
-    found.sort(key=lambda e: e.ordinal)
+    parent_id = execution.id
+    found = [e for e in state.executions.values() if e.parent_id == parent_id]
+    found.sort(key=_ORDINAL)
     return found
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import enum
 import logging
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 
+from safepoint import ids
 from safepoint.core import runtime
 from safepoint.core.activity_tree import ActivityInstance, activity_instance_tree
 from safepoint.core.context import (
@@ -99,7 +99,7 @@ class Engine:
             ``camunda:delegateExpression``.
         clock: returns the current aware time; inject a
             :class:`~safepoint.embedded.clock.ManualClock` in tests.
-        new_id: returns new unique ids (uuid4 by default).
+        new_id: returns new unique ids (random UUIDs by default).
         config: engine-wide settings (default retries, global retry cycle).
         migrate: bring the schema up to date on start (Alembic).
         on_commit: called after each committed command with what it created (the
@@ -139,7 +139,7 @@ class Engine:
             self._store.migrate()
         self.delegates: dict[str, object] = dict(delegates or {})
         self._clock = clock
-        self._new_id = new_id or (lambda: str(uuid.uuid4()))
+        self._new_id = new_id or ids.new_id
         self.config = config or EngineConfig()
         self._definitions = DefinitionCache(definition_cache_size)
         self._on_commit = on_commit
@@ -319,7 +319,7 @@ class Engine:
             definition, self._new_id(), business_key=business_key, now=self._clock()
         )
         ctx = self._context(uow, state)
-        uow.insert_instance(state)
+        uow.add_instance(state)  # inserted with all the start did, by _save
         tracker = OutcomeTracker(state, started=True)
         runtime.start_process_instance(ctx, variables)
         self._save(uow, state, tracker, outcomes)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +61,7 @@ from safepoint.contract.envelope import (
     decode,
 )
 from safepoint.errors import BrokerUnavailable, ContractViolation, MessagingError
+from safepoint.ids import new_id
 from safepoint.messaging.publisher import HeaderValue, Publisher
 
 logger = logging.getLogger(__name__)
@@ -419,7 +419,7 @@ class Consumer:
             priority=raw.priority,
             correlation_id=raw.correlation_id,
             reply_to=raw.reply_to,
-            message_id=raw.message_id or str(uuid.uuid4()),
+            message_id=raw.message_id or new_id(),
             timestamp=raw.timestamp,
             type=raw.type,
             app_id=raw.app_id,

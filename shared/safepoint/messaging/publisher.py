@@ -10,7 +10,6 @@ publishes in flight at once (:meth:`Publisher.publish_many`), not from skipping 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from safepoint.contract.base import Message
 from safepoint.contract.channels import Topology
 from safepoint.contract.envelope import CONTENT_TYPE, encode
 from safepoint.errors import BrokerUnavailable, MessagingError
+from safepoint.ids import new_id
 
 HeaderValue = str | int | float | bool | bytes | None
 """What a header may hold here (a subset of AMQP field values)."""
@@ -117,7 +117,7 @@ class Publisher:
             BrokerUnavailable: the connection was lost.
         """
         body, type_name = encode(message)
-        message_id = message_id or str(uuid.uuid4())
+        message_id = message_id or new_id()
         amqp_headers: dict[str, Any] = dict(headers) if headers else {}
         with tracing.producer_span(
             exchange,
@@ -155,7 +155,7 @@ class Publisher:
                 the first reason. Publishing the whole batch again is safe (consumers
                 deduplicate), publishing only the failed ones is cheaper.
         """
-        batch = [(item, item.message_id or str(uuid.uuid4())) for item in messages]
+        batch = [(item, item.message_id or new_id()) for item in messages]
         if len(batch) == 1:
             # The common case (one job message): awaited here, without a task of its own.
             results = [await self._attempt(*batch[0])]

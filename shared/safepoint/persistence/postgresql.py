@@ -79,6 +79,10 @@ def _encoder(column: Column[Any]) -> Convert:
         bind = column_type.process_bind_param
 
         def encode_datetime(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is UTC:  # most are: the engine's clock is UTC
+                return value.isoformat()
             converted = bind(value, _DIALECT)  # refuses naive datetimes
             return None if converted is None else converted.isoformat()
 
@@ -123,26 +127,28 @@ class _Codec:
 
     rows: EntityTable[Any]
     columns: tuple[str, ...]
-    encoders: tuple[Convert, ...]
+    encoders: tuple[tuple[str, Convert], ...]
     decoders: tuple[tuple[int, Convert], ...]
-    """Only the columns whose JSON value needs converting (most need none)."""
+    """Only the columns whose value needs converting, either way (most need none)."""
 
     @classmethod
     def of(cls, rows: EntityTable[Any]) -> _Codec:
         columns = [rows.table.c[name] for name in rows.names]
+        encoders = ((c.name, _encoder(c)) for c in columns)
         decoders = ((i, _decoder(c)) for i, c in enumerate(columns))
         return cls(
             rows,
             rows.names,
-            tuple(_encoder(c) for c in columns),
+            tuple((name, encode) for name, encode in encoders if encode is not _identity),
             tuple((i, decode) for i, decode in decoders if decode is not _identity),
         )
 
     def encode(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            name: encode(row[name])
-            for name, encode in zip(self.columns, self.encoders, strict=True)
-        }
+        """The JSON object of one row (a copy: ``row`` stays as it is)."""
+        encoded = dict(row)
+        for name, encode in self.encoders:
+            encoded[name] = encode(encoded[name])
+        return encoded
 
     def decode(self, values: list[Any]) -> Any:
         """The entity of one JSON array of column values (``values`` is converted in place).

@@ -30,6 +30,7 @@ from safepoint.core.entities import (
 from safepoint.core.state import InstanceState
 from safepoint.errors import OptimisticLockError, PersistenceError
 from safepoint.persistence import commands, definitions, instances, queries
+from safepoint.persistence.changes import empty_snapshot
 from safepoint.persistence.commands import ProcessedCommand
 from safepoint.persistence.instances import Snapshot
 from safepoint.persistence.rows import EXTERNAL_TASKS, JOBS, PROCESS_INSTANCES, TASKS
@@ -159,6 +160,15 @@ class UnitOfWork:
     def insert_instance(self, state: InstanceState) -> None:
         """Insert a new process instance with everything in ``state``."""
         self._snapshots[id(state)] = instances.insert_instance(self.connection, state)
+
+    def add_instance(self, state: InstanceState) -> None:
+        """Take a new process instance in, to be inserted by its first :meth:`save_instance`.
+
+        Nothing is written before that save, which inserts the instance row and all of
+        ``state`` in one go (one statement on PostgreSQL): a start that runs to its
+        first safe point writes once. Until then the instance cannot be read back.
+        """
+        self._snapshots[id(state)] = empty_snapshot(state)
 
     @_translated
     def load_instance(

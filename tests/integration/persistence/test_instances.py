@@ -86,6 +86,38 @@ def test_saving_an_unchanged_state_only_bumps_the_revision(
         assert reloaded is not None and reloaded.revision == 2
 
 
+def test_an_added_instance_is_inserted_whole_by_its_first_save(
+    store: Store, new_state: NewState, statements: list[str]
+) -> None:
+    state = new_state("pi-1")
+    with store.unit_of_work() as uow:
+        uow.add_instance(state)
+        assert statements == []  # nothing written yet
+        state.instance.business_key = "order-7"  # what the start did meanwhile
+        uow.save_instance(state)
+        assert state.instance.revision == 0
+
+    assert [verb for verb, _ in writes(statements)] == ["INSERT"] * len(writes(statements))
+    assert ("INSERT", "process_instances") in writes(statements)
+    if store.engine.dialect.name == "postgresql":
+        assert len(statements) == 1  # SQLite: one per table
+    with store.unit_of_work() as uow:
+        loaded = uow.load_instance("pi-1")
+    assert loaded is not None
+    assert loaded.instance == state.instance
+    assert loaded.executions == state.executions
+    assert loaded.jobs == state.jobs
+    assert loaded.variables == state.variables
+
+
+def test_an_added_instance_never_saved_is_not_written(store: Store, new_state: NewState) -> None:
+    with store.unit_of_work() as uow:
+        uow.add_instance(new_state("pi-1"))
+
+    with store.unit_of_work() as uow:
+        assert uow.process_instance("pi-1") is None
+
+
 def test_changing_one_job_writes_one_update_for_it(
     store: Store, new_state: NewState, statements: list[str]
 ) -> None:
