@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from bpmn_doc import TERMINATE, definitions, element, flow, process, sub_process
 
-from safepoint import Engine, ManualClock
+from safepoint import Engine, ManualClock, OptimisticLockError
 from safepoint.core.entities import Job
 from safepoint.embedded import CommandOutcome
 from safepoint.persistence import instances
@@ -213,3 +213,29 @@ def test_a_sub_process_ending_reads_its_own_activity_instance_alone(
             _run(forking, _job_at(forking, instance.id, name))
         assert forking.process_instance(instance.id).ended
         assert [h for h in forking.history(instance.id) if h.ended_at is None] == []
+
+
+def test_jobs_read_late_after_a_concurrent_commit_cannot_be_saved(
+    database_url: str, clock: ManualClock
+) -> None:
+    # A non-exclusive job does not lock its instance: another branch's job can commit
+    # between its load and the late read of the other jobs, which then sees rows newer
+    # than the rest of its state. The instance row's revision refuses such a save.
+    if "sqlite" in database_url:
+        pytest.skip("SQLite serialises writers: no commit can come in between")
+    with Engine(database_url, clock=clock) as engine:
+        engine.deploy("fork", {"fork.bpmn": _fork("")})
+        instance = engine.start_process_instance_by_key("forking")
+        job_a = _job_at(engine, instance.id, "a")
+        job_b = _job_at(engine, instance.id, "b")
+        with engine.store.unit_of_work() as uow:
+            state = uow.load_instance(instance.id, lock=False, only_job=job_a.id)
+            assert state is not None and list(state.jobs) == [job_a.id]
+
+            engine.execute_job(job_b.id, process_instance_id=instance.id, exclusive=False)
+            read_late = state.all_jobs()
+
+            assert job_b.id not in read_late  # the concurrent run deleted it
+            with pytest.raises(OptimisticLockError):
+                uow.save_instance(state)
+        assert {job.activity_id for job in engine.jobs(instance.id)} == {"a", "c"}
