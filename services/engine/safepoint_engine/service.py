@@ -1,7 +1,7 @@
 """The engine service's use cases: Camunda's runtime and history services on the Engine.
 
 Every method is synchronous and one or a few database transactions; the HTTP layer
-(``api.py``) runs them in its thread pool. Entities come back as the core's objects
+(``api/``) runs them in its thread pool. Entities come back as the core's objects
 (``safepoint.Job``, ``safepoint.Task``...); the HTTP layer turns them into Camunda's
 JSON. The runtime queries see running process instances only, as Camunda's do: an ended
 instance is found under history.
