@@ -95,6 +95,14 @@ def _prepare(database_url: str, run: ChainRun) -> None:
             engine.deploy("waiting", {"waiting.bpmn": run.waiting_model})
             for _ in range(run.waiting):
                 engine.start_process_instance_by_key("waiting")
+    # As a database in service would be: vacuumed and analysed. Otherwise autovacuum
+    # takes on the rows just inserted (20,000 waiting instances) during the measurement.
+    vacuum = sa.create_engine(database_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with vacuum.connect() as connection:
+            connection.exec_driver_sql("VACUUM (ANALYZE)")
+    finally:
+        vacuum.dispose()
 
 
 def _start_instances(engine_url: str, key: str, count: int, rate: float | None = None) -> None:
