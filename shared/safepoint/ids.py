@@ -24,13 +24,14 @@ _ready: list[str] = []
 def new_id() -> str:
     """A new random UUID, version 4, as lowercase text (``str(uuid.uuid4())``'s form).
 
-    Thread-safe: a list's ``pop`` and ``extend`` are atomic.
+    Thread-safe: a list's ``pop`` and ``extend`` are atomic, and a thread whose batch
+    other threads used up before it took one makes another.
     """
-    try:
-        return _ready.pop()
-    except IndexError:
-        _ready.extend(_batch())
-        return _ready.pop()
+    while True:
+        try:
+            return _ready.pop()
+        except IndexError:
+            _ready.extend(_batch())
 
 
 def _batch() -> list[str]:
