@@ -243,6 +243,15 @@ def execute_command_once(engine: Engine, command: Message, command_id: str | Non
         return execute_command(engine, command)
 
 
+def _other_command(done: ProcessedCommand, incoming: IncomingMessage) -> str | None:
+    """What else ``done`` was, in words, if ``incoming`` is not a copy of it."""
+    if done.command_type != incoming.message_type:
+        return f"a {done.command_type} command"
+    if done.fingerprint not in (None, fingerprint(incoming.message)):
+        return "a command with other content"
+    return None
+
+
 def fingerprint(command: Message) -> str:
     """A hash of the command's content: the same for a redelivery, not for another command."""
     return hashlib.sha256(command.model_dump_json().encode()).hexdigest()
@@ -322,13 +331,7 @@ class CommandHandler:
 
     async def _repeat(self, incoming: IncomingMessage, done: ProcessedCommand) -> Outcome:
         """Answer a command carried out before with its recorded answer; ack it."""
-        other = (
-            f"a {done.command_type} command"
-            if done.command_type != incoming.message_type
-            else "a command with other content"
-            if done.fingerprint not in (None, fingerprint(incoming.message))
-            else None
-        )
+        other = _other_command(done, incoming)
         if other is not None:
             return await self._refuse(
                 incoming,

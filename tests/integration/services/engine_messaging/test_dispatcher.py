@@ -19,7 +19,7 @@ from bpmn_doc import (
     retry_time_cycle,
 )
 
-from safepoint import Engine, ManualClock
+from safepoint import Engine, Job, ManualClock
 from safepoint.contract import Topology
 from safepoint.core.context import EngineConfig
 from safepoint.embedded import recording_command
@@ -226,11 +226,7 @@ async def test_the_dispatcher_survives_database_and_broker_failures(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     runtime = await start_runtime(None)  # connected only: the dispatcher is ours
-    engine = make_engine(job_lease=timedelta(seconds=30))
-    engine.deploy("invoice", {"invoice.bpmn": INVOICE})
-    instance = engine.start_process_instance_by_key("invoice")
-    (job,) = engine.jobs(instance.id)
-    clock.advance(seconds=31)
+    engine, job = _a_job_whose_publish_was_lost(make_engine, clock)
 
     lease = engine.lease_due_jobs
     publish = runtime.relay.publish_jobs
@@ -308,11 +304,7 @@ async def test_a_failed_pruning_is_logged_and_dispatching_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     runtime = await start_runtime(None)  # connected only: the dispatcher is ours
-    engine = make_engine(job_lease=timedelta(seconds=30))
-    engine.deploy("invoice", {"invoice.bpmn": INVOICE})
-    instance = engine.start_process_instance_by_key("invoice")
-    (job,) = engine.jobs(instance.id)
-    clock.advance(seconds=31)  # its publish was lost: due for the dispatcher
+    engine, job = _a_job_whose_publish_was_lost(make_engine, clock)
 
     def failing_prune(older_than: timedelta, *, limit: int = 10_000) -> int:
         raise PersistenceError("processed_commands is locked")
@@ -330,6 +322,18 @@ async def test_a_failed_pruning_is_logged_and_dispatching_goes_on(
     assert json.loads(message.body)["jobId"] == job.id
     assert "forgetting processed commands failed" in caplog.text
     assert "dispatching failed" not in caplog.text
+
+
+def _a_job_whose_publish_was_lost(
+    make_engine: EngineFactory, clock: ManualClock
+) -> tuple[Engine, Job]:
+    """An engine with one started invoice whose job's lease ran out: due for the dispatcher."""
+    engine = make_engine(job_lease=timedelta(seconds=30))
+    engine.deploy("invoice", {"invoice.bpmn": INVOICE})
+    instance = engine.start_process_instance_by_key("invoice")
+    (job,) = engine.jobs(instance.id)
+    clock.advance(seconds=31)
+    return engine, job
 
 
 async def _until(condition: Any) -> None:
