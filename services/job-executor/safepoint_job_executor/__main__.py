@@ -227,6 +227,7 @@ async def _start(
         concurrency=settings.executor.concurrency,
         topology=topology,
         relay=relay,
+        metrics=metrics,
     )
     stack.callback(consumer.close)
     try:

@@ -1,16 +1,20 @@
 """The job-executor's consumer: job messages from ``safepoint.jobs``, each run in a worker thread.
 
 Up to ``concurrency`` messages are unacknowledged at a time (the prefetch), and as many
-worker threads run them, so every delivered message runs at once. A message is settled
+worker threads run them, so every delivered message runs at once, except an exclusive
+job whose process instance already has an exclusive job running here: it waits for its
+turn on the event loop (:mod:`safepoint_job_executor.turns`), not in a thread blocked on
+the instance's row lock. A message is settled
 only after its job's transaction has committed and the next jobs were published
 (commit → publish → ack: the worker thread commits and returns what it committed, the
 event loop publishes it with confirms, then acks): a crash at any point leaves the
 message unacknowledged, and RabbitMQ redelivers it to another executor.
 
 Stopping (:meth:`JobConsumer.stop`) cancels the consumer first, so no new message
-arrives, then waits for the running jobs, whose messages are then settled. What still
-runs when the wait is over stays unacknowledged, and is redelivered once the channel
-closes.
+arrives, then waits for the running jobs, whose messages are then settled; a message still
+waiting for its instance's turn is requeued without running, for another executor. What
+still runs when the wait is over stays unacknowledged, and is redelivered once the
+channel closes.
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ from safepoint.messaging import (
     consume,
 )
 from safepoint.messaging.outbox import OutboxRelay
+from safepoint_job_executor.metrics import JobMetrics
 from safepoint_job_executor.service import Decision, JobExecution, Settle
+from safepoint_job_executor.turns import InstanceTurns
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +60,7 @@ class JobConsumer:
         relay: the engine's ``on_commit`` relay: what a job commits is published by
             the event loop after its thread returns (saving two thread hand-offs per
             message). Without it, the relay publishes from the worker thread.
+        metrics: where the waits for an instance's turn are counted.
     """
 
     def __init__(
@@ -63,6 +70,7 @@ class JobConsumer:
         concurrency: int,
         topology: Topology | None = None,
         relay: OutboxRelay | None = None,
+        metrics: JobMetrics | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
@@ -76,6 +84,8 @@ class JobConsumer:
         self._consumer: Consumer | None = None
         self._channel: AbstractChannel | None = None
         self._stopping = asyncio.Event()
+        self._turns = InstanceTurns()
+        self._metrics = metrics or JobMetrics()
 
     @property
     def in_flight(self) -> int:
@@ -127,18 +137,31 @@ class JobConsumer:
         message = incoming.message
         if not isinstance(message, ExecuteJob):  # the consumer accepts nothing else
             return DeadLetter(f"{incoming.message_type} is not a job message")
-        loop = asyncio.get_running_loop()
         with log_context(process_instance_id=message.process_instance_id, job_id=message.job_id):
-            # The worker thread runs under this task's context (the consumer span's, and
-            # the job's ids for its log lines).
-            context = contextvars.copy_context()
-            decision, committed = await loop.run_in_executor(
-                self._pool,
-                functools.partial(context.run, self._run, message, incoming.delivery_count),
-            )
+            if not message.exclusive:
+                decision, committed = await self._in_thread(message, incoming.delivery_count)
+            else:
+                instance_id = message.process_instance_id
+                waits = self._turns.busy(instance_id)
+                async with self._turns.turn(instance_id):
+                    if waits:
+                        self._metrics.instance_waits.inc()
+                        if self._stopping.is_set():  # not started: another executor runs it
+                            return REQUEUE
+                    decision, committed = await self._in_thread(message, incoming.delivery_count)
             if committed and self._relay is not None:
                 await self._relay.publish_committed(committed)
             return await self._outcome(decision)
+
+    async def _in_thread(
+        self, message: ExecuteJob, delivery_count: int
+    ) -> tuple[Decision, list[CommandOutcome]]:
+        # The worker thread runs under this task's context (the consumer span's, and the
+        # job's ids for its log lines).
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, functools.partial(context.run, self._run, message, delivery_count)
+        )
 
     def _run(
         self, message: ExecuteJob, delivery_count: int

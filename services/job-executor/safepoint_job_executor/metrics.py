@@ -62,6 +62,12 @@ class JobMetrics:
             "Job messages handed back to the broker because the database could not be read.",
             registry=self.registry,
         )
+        self.instance_waits = Counter(
+            "safepoint_jobs_instance_waits",
+            "Exclusive job messages that waited for another job of their process instance "
+            "running in this process (one exclusive job per instance at a time).",
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "safepoint_jobs_in_flight",
             "Job messages being handled right now.",

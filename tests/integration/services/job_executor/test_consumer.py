@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -29,12 +30,31 @@ async def relay(publisher: Publisher, topology: Topology) -> OutboxRelay:
     return OutboxRelay(publisher, asyncio.get_running_loop(), topology=topology, timeout=WAIT)
 
 
+class Branch:
+    """The ``branch`` delegate: notes how many worker threads are busy when it runs."""
+
+    def __init__(self) -> None:
+        self.consumers: list[JobConsumer] = []
+        self.busy_threads: list[int] = []
+        self.pause = 0.02  # long enough for the fork's other messages to arrive meanwhile
+
+    def __call__(self, execution: Any) -> None:
+        self.busy_threads.append(sum(c.busy_threads for c in self.consumers))
+        time.sleep(self.pause)
+
+
+@pytest.fixture
+def branch() -> Branch:
+    return Branch()
+
+
 @pytest.fixture
 def engine(
-    database_url: str, clock: ManualClock, charge: Any, relay: OutboxRelay
+    database_url: str, clock: ManualClock, charge: Any, branch: Branch, relay: OutboxRelay
 ) -> Iterator[Engine]:
     """An engine whose commits are published on the test's topology (overrides conftest's)."""
-    with Engine(database_url, delegates={"charge": charge}, clock=clock, on_commit=relay) as e:
+    delegates = {"charge": charge, "branch": branch}
+    with Engine(database_url, delegates=delegates, clock=clock, on_commit=relay) as e:
         yield e
 
 
@@ -175,3 +195,88 @@ async def test_a_stopped_consumer_takes_no_new_message(
 
     assert charge.calls == 0
     assert not (await asyncio.to_thread(engine.process_instance, pid)).ended
+
+
+def fork(width: int, *, exclusive: bool) -> bytes:
+    """start → a parallel fork of ``width`` asyncBefore ``branch`` tasks → join → end."""
+    elements = [
+        element("startEvent", "start"),
+        flow("start", "fork"),
+        element("parallelGateway", "fork"),
+        element("parallelGateway", "join"),
+        flow("join", "end"),
+        element("endEvent", "end"),
+    ]
+    for n in range(width):
+        elements.append(
+            element(
+                "serviceTask",
+                f"b{n}",
+                camunda__asyncBefore="true",
+                camunda__exclusive=str(exclusive).lower(),
+                camunda__delegateExpression="${branch}",
+            )
+        )
+        elements += [flow("fork", f"b{n}"), flow(f"b{n}", "join")]
+    return definitions(process("branches", *elements))
+
+
+async def test_the_exclusive_jobs_of_one_instance_take_turns_without_holding_threads(
+    engine: Engine, start_consumer: StartConsumer, branch: Branch
+) -> None:
+    """Jobs of one fork wait for their turn on the event loop, not on the row lock."""
+    await asyncio.to_thread(engine.deploy, "fork", {"fork.bpmn": fork(8, exclusive=True)})
+    instance = await asyncio.to_thread(engine.start_process_instance_by_key, "branches")
+    consumer = await start_consumer()  # 4 threads; the 8 messages wait in the queue
+    branch.consumers.append(consumer)
+
+    await eventually(lambda: engine.process_instance(instance.id).ended)
+
+    assert len(branch.busy_threads) == 8
+    assert set(branch.busy_threads) == {1}  # the one running; none blocked on the lock
+    assert consumer._metrics.instance_waits._value.get() >= 3
+    history = await asyncio.to_thread(engine.history, instance.id)
+    assert sum(1 for a in history if a.activity_id.startswith("b") and a.ended_at) == 8
+
+
+async def test_non_exclusive_jobs_of_one_instance_run_at_once(
+    engine: Engine, start_consumer: StartConsumer, branch: Branch
+) -> None:
+    await asyncio.to_thread(engine.deploy, "fork", {"fork.bpmn": fork(4, exclusive=False)})
+    await asyncio.to_thread(engine.start_process_instance_by_key, "branches")
+    branch.pause = 0.2
+    consumer = await start_consumer()
+    branch.consumers.append(consumer)
+
+    await eventually(lambda: len(branch.busy_threads) == 4)
+
+    assert max(branch.busy_threads) > 1  # they overlap (and conflict: not this test's point)
+    assert consumer._metrics.instance_waits._value.get() == 0
+
+
+async def test_a_stopping_consumer_requeues_the_messages_waiting_for_their_turn(
+    engine: Engine,
+    start_consumer: StartConsumer,
+    branch: Branch,
+    plain_channel: AbstractChannel,
+    topology: Topology,
+) -> None:
+    await asyncio.to_thread(engine.deploy, "fork", {"fork.bpmn": fork(4, exclusive=True)})
+    instance = await asyncio.to_thread(engine.start_process_instance_by_key, "branches")
+    branch.pause = 0.2
+    consumer = await start_consumer()
+    branch.consumers.append(consumer)
+    await eventually(lambda: len(branch.busy_threads) >= 1)
+
+    await consumer.stop(grace=WAIT)
+
+    await eventually(lambda: consumer.in_flight == 0)
+    ran = len(branch.busy_threads)
+    assert ran < 4  # the ones waiting did not run while stopping
+    # The others are back in the queue, unacknowledged by nobody: a new consumer gets them.
+    left = []
+    for _ in range(4 - ran):
+        message = await next_message(plain_channel, topology.jobs_queue)
+        left.append(json.loads(message.body)["jobId"])
+    jobs = {job.id for job in await asyncio.to_thread(engine.jobs, instance.id)}
+    assert set(left) == jobs
