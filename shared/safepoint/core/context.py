@@ -82,3 +82,9 @@ class CommandContext:
         while execution_id in self.redirects:
             execution_id = self.redirects[execution_id]
         return self.state.executions[execution_id]
+
+    def live_execution(self, execution_id: str) -> Execution | None:
+        """Like :meth:`execution`, but ``None`` for an execution cancelled meanwhile."""
+        while execution_id in self.redirects:
+            execution_id = self.redirects[execution_id]
+        return self.state.executions.get(execution_id)

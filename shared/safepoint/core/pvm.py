@@ -31,8 +31,15 @@ def run(ctx: CommandContext) -> None:
 
 
 def perform(ctx: CommandContext, item: AgendaItem) -> None:
-    """Run one operation, or turn it into a job when its element is asynchronous there."""
-    execution = ctx.execution(item.execution_id)
+    """Run one operation, or turn it into a job when its element is asynchronous there.
+
+    An operation queued for an execution that was cancelled meanwhile (by a terminate
+    end event reached in the same transaction) is dropped, as Camunda skips the
+    invocation of an ended execution.
+    """
+    execution = ctx.live_execution(item.execution_id)
+    if execution is None:
+        return
     if not item.skip_async and is_async(ctx, item.operation, execution):
         create_job(ctx, execution, item.operation, item.flow_id)
         return

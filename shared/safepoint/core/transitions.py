@@ -60,11 +60,15 @@ def leave(
 ) -> None:
     """Leave the current activity through ``flows`` (none: the path ends here).
 
-    ``joined`` are the executions a joining gateway consumes: they end with the
-    activity, and the scope is compacted before the outgoing tokens are created.
+    ``joined`` are the executions a joining gateway consumes: each of the others ends
+    with the activity, firing its end listeners (Camunda ends every joined execution
+    but the one that goes on, whose end listeners fire as it leaves), and the scope is
+    compacted before the outgoing tokens are created.
     """
     for other in joined:
         if other.id != execution.id:
+            node = current_node(ctx, other)
+            fire(ctx, other, node.listeners_for(ListenerEvent.END), event="end")
             end_activity_instance(ctx, other.activity_instance_id)
             remove_execution(ctx, other)
     if joined:

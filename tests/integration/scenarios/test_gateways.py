@@ -512,3 +512,35 @@ def test_loop_through_an_async_task_creates_a_new_job_each_pass(engine: Engine) 
     assert [h.activity_id for h in engine.history(instance.id)].count("service") == 3
     created = [e for e in engine.job_log(instance.id) if e.event.value == "created"]
     assert len({e.job_id for e in created}) == 6
+
+
+@pytest.mark.parametrize("gateway", ["parallelGateway", "inclusiveGateway"])
+@pytest.mark.parametrize("continuation", ["", "camunda__asyncBefore", "camunda__asyncAfter"])
+def test_a_join_fires_its_end_listeners_for_every_token_it_joins(
+    engine: Engine, recorder: Recorder, gateway: str, continuation: str
+) -> None:
+    """Not in the list: every token arriving at a join starts an activity instance of its
+    own, and the join ends each (Camunda's ``leaveActivityViaTransitions`` ends every
+    joined execution, end listeners and all; the one that goes on fires them as it
+    leaves): two start and two end notifications for two tokens, async or not.
+    """
+    attrs = {continuation: "true"} if continuation else {}
+    deploy(
+        engine,
+        *fork_into("a", "b"),
+        element("task", "a"),
+        element("task", "b"),
+        flow("a", "join"),
+        flow("b", "join"),
+        element(gateway, "join", extensions=listener("start") + listener("end"), **attrs),
+        flow("join", "wait"),
+        element("userTask", "wait"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+    engine.execute_available_jobs()
+
+    assert [t.activity_id for t in engine.tasks(instance.id)] == ["wait"]
+    at_join = [event for event, activity in recorder.events if activity == "join"]
+    assert sorted(at_join) == ["end", "end", "start", "start"]
+    joins = [h for h in engine.history(instance.id) if h.activity_id == "join"]
+    assert len(joins) == 2 and all(h.ended_at and not h.canceled for h in joins)

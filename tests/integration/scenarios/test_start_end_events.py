@@ -8,6 +8,7 @@ as a transition instance with an `activity-end` job.
 
 from __future__ import annotations
 
+import pytest
 from bpmn_doc import (
     TERMINATE,
     Recorder,
@@ -423,3 +424,70 @@ def test_process_end_listener_sees_the_end_event_it_completed_at(
     instance = engine.start_process_instance_by_key("ends")
     assert engine.process_instance(instance.id).ended
     assert recorder.events == [("end", "theEnd")]
+
+
+@pytest.mark.parametrize("terminate_first", [True, False], ids=["terminate-first", "task-first"])
+def test_terminate_end_event_drops_the_steps_other_branches_queued_in_its_transaction(
+    engine: Engine, recorder: Recorder, terminate_first: bool
+) -> None:
+    """Not in the list: a fork's branch reaches a terminate end event while the other
+    branch still has steps queued in the same transaction. Camunda skips the steps of
+    the executions it cancelled; the instance ends, and nothing of the other branch runs
+    after the terminate.
+    """
+    branches = [flow("fork", "terminate"), flow("fork", "task")]
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "fork"),
+        element("parallelGateway", "fork"),
+        *(branches if terminate_first else branches[::-1]),
+        element("endEvent", "terminate", body=TERMINATE),
+        element("serviceTask", "task", camunda__delegateExpression="${record}"),
+        flow("task", "next"),
+        element("task", "next", extensions=listener("start")),
+        flow("next", "wait"),
+        element("userTask", "wait"),
+    )
+
+    instance = engine.start_process_instance_by_key("p")
+
+    assert engine.process_instance(instance.id).ended
+    assert engine.tasks(instance.id) == [] and engine.jobs(instance.id) == []
+    # The task's branch ran as far as its turns went before the terminate, never further.
+    assert ("start", "next") not in recorder.events
+    assert recorder.events == ([] if terminate_first else [("execute", "task")])
+
+
+def test_terminate_end_event_in_a_job_drops_the_queued_steps_and_leaves_its_sub_process(
+    engine: Engine,
+) -> None:
+    """Not in the list: inside a sub-process, an asyncBefore fork's job reaches a terminate
+    end event on one branch while the other branch's steps are queued: the job succeeds,
+    the sub-process ends and the process goes on after it.
+    """
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "sub"),
+        sub_process(
+            "sub",
+            element("startEvent", "subStart"),
+            flow("subStart", "fork"),
+            element("parallelGateway", "fork", camunda__asyncBefore="true"),
+            flow("fork", "terminate"),
+            flow("fork", "task"),
+            element("endEvent", "terminate", body=TERMINATE),
+            element("task", "task"),
+            flow("task", "inner"),
+            element("userTask", "inner"),
+        ),
+        flow("sub", "after"),
+        element("userTask", "after"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+
+    engine.execute_job(only_job(engine, instance.id).id)
+
+    assert [t.activity_id for t in engine.tasks(instance.id)] == ["after"]
+    assert engine.incidents(instance.id) == [] and engine.jobs(instance.id) == []
