@@ -70,6 +70,11 @@ class HttpSettings(BaseModel):
 
     host: str = Field(default="127.0.0.1", description="interface to bind (0.0.0.0 for all)")
     port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="the largest request body accepted; a larger one is answered 413",
+    )
 
 
 class DelegatesSettings(BaseModel):

@@ -58,6 +58,8 @@ T = TypeVar("T")
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ExceptionDto, "description": "Invalid request"},
     404: {"model": ExceptionDto, "description": "Not found"},
+    500: {"model": ExceptionDto, "description": "The database failed; nothing was committed"},
+    501: {"model": ExceptionDto, "description": "An option Safepoint does not support"},
 }
 
 _CREATE_FORM = {
@@ -131,7 +133,7 @@ def _date(value: str | None, parameter: str) -> datetime | None:
         return None
     try:
         return parse_date(value)
-    except ValueError as exc:
+    except ValueError as exc:  # parse_date's errors, out of range included
         raise BadUserRequest(f"query parameter {parameter!r}: {exc}") from exc
 
 

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 import safepoint_deployer
@@ -25,7 +24,13 @@ from safepoint.errors import (
 )
 from safepoint.persistence.store import Store
 from safepoint.registry import load_delegates
-from safepoint.rest import ErrorMapping, TraceContextMiddleware, error_mapping, validation_error
+from safepoint.rest import (
+    BodyLimitMiddleware,
+    ErrorMapping,
+    TraceContextMiddleware,
+    add_error_handlers,
+    error_mapping,
+)
 from safepoint_deployer.api import health, router
 from safepoint_deployer.events import EventPublisher
 from safepoint_deployer.schemas import ParseExceptionDto
@@ -65,6 +70,8 @@ async def _safepoint_error(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(body.model_dump(mode="json"), status_code=mapping.status)
     if isinstance(exc, CommandFailed):
         logger.warning("%s %s failed: %s", request.method, request.url.path, exc)
+    elif mapping.status == 501:  # the client asked for what is not built: no trace
+        logger.info("%s %s: %s", request.method, request.url.path, exc)
     elif mapping.status >= 500:
         logger.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
     return JSONResponse({"type": mapping.type, "message": str(exc)}, status_code=mapping.status)
@@ -150,9 +157,9 @@ def create_app(
     )
     app.include_router(router)
     app.add_middleware(TraceContextMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.http.max_body_bytes)
     tracing.instrument_app(app)
-    app.add_exception_handler(SafepointError, _safepoint_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
+    add_error_handlers(app, _safepoint_error)
     return app
 
 

@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 import safepoint_engine
@@ -28,7 +27,13 @@ from safepoint.errors import (
     SafepointError,
 )
 from safepoint.registry import load_delegates
-from safepoint.rest import ErrorMapping, TraceContextMiddleware, error_mapping, validation_error
+from safepoint.rest import (
+    BodyLimitMiddleware,
+    ErrorMapping,
+    TraceContextMiddleware,
+    add_error_handlers,
+    error_mapping,
+)
 from safepoint_engine.api import health, router
 from safepoint_engine.messaging_runtime import MessagingOptions, MessagingRuntime
 from safepoint_engine.observability import count_open_incidents
@@ -55,6 +60,8 @@ async def _safepoint_error(request: Request, exc: Exception) -> JSONResponse:
     mapping = error_mapping(ERRORS, exc)
     if isinstance(exc, CommandFailed):  # user code failed; a job keeps its own stack trace
         logger.warning("%s %s failed: %s", request.method, request.url.path, exc)
+    elif mapping.status == 501:  # the client asked for what is not built: no trace
+        logger.info("%s %s: %s", request.method, request.url.path, exc)
     elif mapping.status >= 500:
         logger.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
     return JSONResponse({"type": mapping.type, "message": str(exc)}, status_code=mapping.status)
@@ -195,9 +202,9 @@ def create_app(
     )
     app.include_router(router)
     app.add_middleware(TraceContextMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.http.max_body_bytes)
     tracing.instrument_app(app)
-    app.add_exception_handler(SafepointError, _safepoint_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
+    add_error_handlers(app, _safepoint_error)
     return app
 
 

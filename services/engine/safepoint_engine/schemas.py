@@ -19,6 +19,7 @@ from safepoint.camunda_rest import HealthDto as HealthDto
 from safepoint.camunda_rest import LinkDto as LinkDto
 from safepoint.camunda_rest import ProcessDefinitionDto as ProcessDefinitionDto
 from safepoint.contract import Timestamp, TypedValue
+from safepoint.contract.base import MAX_RETRIES, MAX_RETRY_TIMEOUT_MS
 from safepoint.core.entities import (
     ExternalTask,
     HistoricActivityInstance,
@@ -208,7 +209,7 @@ class JobDto(CamundaModel):
 class RetriesDto(RequestModel):
     """The body of ``PUT /job/{id}/retries``."""
 
-    retries: int = Field(ge=0)
+    retries: int = Field(ge=0, le=MAX_RETRIES)
 
 
 class IncidentDto(CamundaModel):
@@ -381,8 +382,12 @@ class ExternalTaskFailureDto(RequestModel):
     worker_id: str
     error_message: str | None = None
     error_details: str | None = None
-    retries: int = Field(default=0, ge=0, description="attempts left; 0 opens an incident")
-    retry_timeout: int = Field(default=0, ge=0, description="milliseconds until it is retried")
+    retries: int = Field(
+        default=0, ge=0, le=MAX_RETRIES, description="attempts left; 0 opens an incident"
+    )
+    retry_timeout: int = Field(
+        default=0, ge=0, le=MAX_RETRY_TIMEOUT_MS, description="milliseconds until it is retried"
+    )
 
 
 class ExternalTaskBpmnErrorDto(RequestModel):

@@ -111,6 +111,12 @@ def format_date(value: datetime) -> str:
     return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}+0000"
 
 
+MAX_RETRIES = 2**31 - 1
+"""The most retries a job or external task holds (Camunda's ``Integer``)."""
+MAX_RETRY_TIMEOUT_MS = 36_525 * 86_400_000
+"""The longest ``retryTimeout`` of an external task's failure: a hundred years."""
+
+
 def parse_date(text: str) -> datetime:
     """Parse an ISO 8601 date-time with an offset into an aware datetime in UTC.
 
@@ -134,7 +140,10 @@ def parse_date(text: str) -> datetime:
         parsed = datetime.fromisoformat(f"{match['base']}.{fraction}{offset}")
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a valid date-time: {exc}") from None
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range once converted to UTC") from None
 
 
 def _to_datetime(value: Any) -> Any:

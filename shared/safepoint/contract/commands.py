@@ -13,7 +13,13 @@ from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from safepoint.contract.base import WIRE_CONFIG, Message, MessageType
+from safepoint.contract.base import (
+    MAX_RETRIES,
+    MAX_RETRY_TIMEOUT_MS,
+    WIRE_CONFIG,
+    Message,
+    MessageType,
+)
 from safepoint.contract.variables import TypedVariables
 
 
@@ -100,8 +106,8 @@ class FailExternalTask(Message):
     worker_id: str = Field(min_length=1)
     error_message: str | None = None
     error_details: str | None = None
-    retries: int = Field(ge=0)
-    retry_timeout: int = Field(default=0, ge=0, description="milliseconds")
+    retries: int = Field(ge=0, le=MAX_RETRIES)
+    retry_timeout: int = Field(default=0, ge=0, le=MAX_RETRY_TIMEOUT_MS, description="milliseconds")
 
 
 class ExternalTaskBpmnError(Message):
@@ -122,7 +128,7 @@ class SetJobRetries(Message):
     message_type: ClassVar[MessageType] = MessageType.SET_JOB_RETRIES
 
     job_id: str = Field(min_length=1)
-    retries: int = Field(ge=0)
+    retries: int = Field(ge=0, le=MAX_RETRIES)
 
 
 class CommandError(BaseModel):

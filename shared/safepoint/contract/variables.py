@@ -253,10 +253,15 @@ def _json(value: JsonValue, _info: dict[str, JsonValue]) -> object:
             f"not {_describe(value)}"
         )
     try:
-        parsed: object = json.loads(value)
+        parsed: object = json.loads(value, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         raise ValueError(f"a Json value must hold valid JSON: {exc}") from None
     return parsed
+
+
+def _not_json(constant: str) -> object:
+    """``NaN`` and ``Infinity``, which Python's JSON reader takes but JSON has not."""
+    raise ValueError(f"a Json value must hold valid JSON, and {constant} is not JSON")
 
 
 def _object(value: JsonValue, info: dict[str, JsonValue]) -> object:

@@ -6,10 +6,14 @@ from datetime import timedelta
 
 from safepoint.core.context import CommandContext
 from safepoint.core.entities import ExternalTask, Incident
+from safepoint.core.jobs import check_retries
 from safepoint.errors import BadUserRequest
 
 FAILED_EXTERNAL_TASK = "failedExternalTask"
 """The incident type raised when an external task's retries reach 0."""
+
+MAX_RETRY_TIMEOUT = timedelta(days=36_525)
+"""The longest a failed external task is held back (a hundred years)."""
 
 
 def fail(
@@ -26,8 +30,11 @@ def fail(
     The task becomes available again after ``retry_timeout``. With 0 retries it is
     not handed out again and a ``failedExternalTask`` incident opens.
     """
-    if retries < 0:
-        raise BadUserRequest(f"retries must be 0 or more, got {retries}")
+    check_retries(retries)
+    if not timedelta(0) <= retry_timeout <= MAX_RETRY_TIMEOUT:
+        raise BadUserRequest(
+            f"retryTimeout must be between 0 and {MAX_RETRY_TIMEOUT.days} days, got {retry_timeout}"
+        )
     task.error_message = error_message
     task.error_details = error_details
     task.locked_by = None
@@ -37,8 +44,7 @@ def fail(
 
 def set_retries(ctx: CommandContext, task: ExternalTask, retries: int) -> None:
     """Set retries; reaching 0 opens an incident, a positive count resolves it."""
-    if retries < 0:
-        raise BadUserRequest(f"retries must be 0 or more, got {retries}")
+    check_retries(retries)
     before = task.retries
     task.retries = retries
     if retries == 0 and (before is None or before > 0):

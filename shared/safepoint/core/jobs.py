@@ -12,6 +12,20 @@ from safepoint.errors import BadUserRequest, SafepointError
 from safepoint.isodate import RetryCycle, parse_retry_cycle
 from safepoint.model import FlowNode
 
+MAX_RETRIES = 2**31 - 1
+"""The most retries a job or an external task holds (Camunda's ``Integer`` column)."""
+
+
+def check_retries(retries: int) -> int:
+    """``retries`` when it is a count a job or external task can hold.
+
+    Raises:
+        BadUserRequest: it is negative or above :data:`MAX_RETRIES`.
+    """
+    if not 0 <= retries <= MAX_RETRIES:
+        raise BadUserRequest(f"retries must be between 0 and {MAX_RETRIES}, got {retries}")
+    return retries
+
 
 def job_definition_id(ctx: CommandContext, activity_id: str, operation: AtomicOperation) -> str:
     """The job definition of an activity's asyncBefore or asyncAfter jobs."""
@@ -193,8 +207,7 @@ def set_retries(ctx: CommandContext, job: Job, retries: int) -> None:
 
     A positive count resolves the job's incident; going from more than 0 to 0 opens one.
     """
-    if retries < 0:
-        raise BadUserRequest(f"retries must be 0 or more, got {retries}")
+    check_retries(retries)
     before = job.retries
     job.retries = retries
     if retries > 0:

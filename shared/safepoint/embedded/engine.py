@@ -39,6 +39,7 @@ from safepoint.core.entities import (
     ProcessInstance,
     Task,
 )
+from safepoint.core.jobs import check_retries
 from safepoint.core.outcome import CommandOutcome, OutcomeTracker
 from safepoint.core.state import InstanceState
 from safepoint.core.tree import children
@@ -691,8 +692,7 @@ class Engine:
 
     def set_job_retries(self, job_id: str, retries: int) -> None:
         """Set a job's retries; a positive count resolves its ``failedJob`` incident."""
-        if retries < 0:
-            raise BadUserRequest(f"retries must be 0 or more, got {retries}")
+        check_retries(retries)
         job = self.job(job_id)
         self._command(
             job.process_instance_id, lambda ctx: runtime.set_job_retries(ctx, job_id, retries)
@@ -700,8 +700,7 @@ class Engine:
 
     def set_job_retries_by_job_definition_id(self, job_definition_id: str, retries: int) -> None:
         """Set the retries of a job definition's failed jobs (0 retries); incidents stay open."""
-        if retries < 0:
-            raise BadUserRequest(f"retries must be 0 or more, got {retries}")
+        check_retries(retries)
         with self._uow() as uow:
             uow.set_job_retries_by_job_definition(job_definition_id, retries)
 

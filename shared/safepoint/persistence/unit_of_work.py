@@ -2,7 +2,8 @@
 
 Every method returns core objects (never rows) and raises ``PersistenceError`` when the
 database fails or refuses; ``OptimisticLockError`` when another transaction saved the
-same process instance first.
+same process instance first; ``BadUserRequest`` when the database refuses a value it was
+given (a NUL character in a text, a number out of range).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError, StatementError
 
 from safepoint.core.deployments import Deployment, ProcessDefinition
 from safepoint.core.entities import (
@@ -28,7 +29,7 @@ from safepoint.core.entities import (
     Task,
 )
 from safepoint.core.state import InstanceState
-from safepoint.errors import OptimisticLockError, PersistenceError
+from safepoint.errors import BadUserRequest, OptimisticLockError, PersistenceError
 from safepoint.persistence import commands, definitions, instances, queries
 from safepoint.persistence.changes import empty_snapshot
 from safepoint.persistence.commands import ProcessedCommand
@@ -44,7 +45,9 @@ def translate_errors() -> Iterator[None]:
     """Turn SQLAlchemy's errors into ``PersistenceError``.
 
     A ``ValueError`` raised while binding a parameter (a naive datetime) stays a
-    ``ValueError``: it is the caller's mistake, not the database's.
+    ``ValueError``: it is the caller's mistake, not the database's. A value the database
+    refuses (SQLSTATE class 22, or the driver's own ``DataError``) is a
+    ``BadUserRequest`` that says what was wrong, without the statement's data.
     """
     try:
         yield
@@ -56,9 +59,30 @@ def translate_errors() -> Iterator[None]:
                 "the process instance was updated by another transaction concurrently "
                 f"({type(exc.orig).__name__}: {exc.orig})"
             ) from exc
+        if isinstance(exc, DataError):
+            raise BadUserRequest(refused_value(exc.orig)) from exc
         raise PersistenceError(f"{type(exc.orig).__name__}: {exc.orig}") from exc
     except SQLAlchemyError as exc:
         raise PersistenceError(str(exc)) from exc
+    except UnicodeEncodeError as exc:  # SQLite's driver, given a lone surrogate
+        raise BadUserRequest(refused_value(exc)) from exc
+
+
+def refused_value(error: BaseException | None) -> str:
+    """What was wrong with a value the database refused, for the caller to fix.
+
+    Only the error's first line and its detail: the context PostgreSQL adds quotes the
+    statement's data, other rows included.
+    """
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None) or str(error).partition("\n")[0]
+    detail = getattr(diag, "message_detail", None) or ""
+    said = f"{primary} ({detail})" if detail else primary
+    if "\\u0000" in said or "NUL" in said:
+        return "a text value holds the NUL character (\\u0000), which cannot be stored"
+    if "surrogate" in said:
+        return "a text value holds an unpaired UTF-16 surrogate, which cannot be stored"
+    return f"a value cannot be stored: {said}"
 
 
 CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})

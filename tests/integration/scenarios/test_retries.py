@@ -25,7 +25,7 @@ from bpmn_doc import (
 
 from safepoint import Engine, EngineConfig, ManualClock
 from safepoint.core.entities import JobLogEvent
-from safepoint.errors import DelegateNotFound
+from safepoint.errors import BadUserRequest, DelegateNotFound
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 
@@ -619,3 +619,20 @@ def test_legacy_fox_namespace_cycle_is_honoured(engine: Engine) -> None:
 
     job = engine.job(job.id)
     assert (job.retries, job.due_at) == (4, at(5))
+
+
+@pytest.mark.parametrize("retries", [-1, 2**31])
+def test_retries_outside_an_integer_are_refused_and_nothing_changes(
+    engine: Engine, retries: int
+) -> None:
+    """Camunda's retries are an ``Integer``: a count beyond it is the caller's mistake."""
+    deploy_failing_task(engine)
+    instance = engine.start_process_instance_by_key("p")
+    job = only_job(engine, instance.id)
+
+    with pytest.raises(BadUserRequest, match="retries must be between 0 and 2147483647"):
+        engine.set_job_retries(job.id, retries)
+    with pytest.raises(BadUserRequest, match="retries must be between 0 and 2147483647"):
+        engine.set_job_retries_by_job_definition_id(job.job_definition_id, retries)
+
+    assert only_job(engine, instance.id).retries == job.retries

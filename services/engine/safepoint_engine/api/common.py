@@ -18,7 +18,13 @@ T = TypeVar("T")
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ExceptionDto, "description": "Invalid request"},
     404: {"model": ExceptionDto, "description": "Not found"},
+    409: {
+        "model": ExceptionDto,
+        "description": "Another transaction changed the same process instance first; "
+        "nothing was committed, try again",
+    },
     500: {"model": ExceptionDto, "description": "The command failed; nothing was committed"},
+    501: {"model": ExceptionDto, "description": "An option Safepoint does not support"},
 }
 
 

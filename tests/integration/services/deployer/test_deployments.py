@@ -376,3 +376,25 @@ def test_deployment_created_is_published_to_the_events_exchange(
     body = json.loads(message.body)
     assert body["deploymentId"] == response.json()["id"]
     assert message.type == "safepoint.deployment.created.v1"
+
+
+def test_errors_are_json_and_say_what_to_fix(client: TestClient, database_url: str) -> None:
+    """An unknown route, a date beyond 9999 once in UTC, a NUL in a name: JSON 4xx."""
+    unknown = client.get(f"{REST}/nothing")
+    assert unknown.status_code == 404
+    assert unknown.json() == {
+        "type": "InvalidRequestException",
+        "message": "there is no resource at /engine-rest/nothing",
+    }
+
+    late = client.get(f"{REST}/deployment", params={"after": "9999-12-31T23:59:59.000-1400"})
+    assert late.status_code == 400
+    assert "out of range once converted to UTC" in late.json()["message"]
+
+    named = deploy(client, {"invoice.bpmn": INVOICE}, name="in\x00voicing")
+    if database_url.startswith("sqlite"):
+        assert named.status_code == 200  # SQLite keeps a NUL in a text
+    else:
+        assert named.status_code == 400, named.text
+        assert named.json()["message"].startswith("a text value holds the NUL character")
+        assert client.get(f"{REST}/deployment").json() == []
