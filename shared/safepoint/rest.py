@@ -105,12 +105,15 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    """A bug: 500 in the same JSON form (Starlette then logs the exception with its trace)."""
+    """A bug: 500 in the same JSON form (Starlette then logs the exception with its trace).
+
+    Only the exception's class is told: its text could quote a statement's data.
+    """
     return _error(
         500,
         "ProcessEngineException",
         f"{request.method} {request.url.path} failed unexpectedly "
-        f"({type(exc).__name__}: {exc}); see the service's log",
+        f"({type(exc).__name__}); see the service's log",
     )
 
 

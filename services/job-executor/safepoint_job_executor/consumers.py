@@ -20,6 +20,7 @@ channel closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import logging
@@ -159,9 +160,18 @@ class JobConsumer:
         # The worker thread runs under this task's context (the consumer span's, and the
         # job's ids for its log lines).
         context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(
+        running = asyncio.get_running_loop().run_in_executor(
             self._pool, functools.partial(context.run, self._run, message, delivery_count)
         )
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            # The handler is cancelled (its channel closed), but the thread goes on: keep
+            # the instance's turn until it is done, so that no other job of the instance
+            # starts meanwhile only to wait for the row lock.
+            with contextlib.suppress(BaseException):
+                await running
+            raise
 
     def _run(
         self, message: ExecuteJob, delivery_count: int

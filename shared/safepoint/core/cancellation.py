@@ -46,6 +46,7 @@ def cancel_execution(ctx: CommandContext, execution: Execution, *, keep: bool = 
     execution.activity_instance_id = None
     if not keep:
         remove_execution(ctx, execution)
+        ctx.cancelled.add(execution.id)
 
 
 def release_wait_states(ctx: CommandContext, execution_id: str) -> None:

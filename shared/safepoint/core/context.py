@@ -63,6 +63,8 @@ class CommandContext:
     trace_context: dict[str, str] = field(default_factory=dict)
     agenda: deque[AgendaItem] = field(default_factory=deque)
     redirects: dict[str, str] = field(default_factory=dict)
+    cancelled: set[str] = field(default_factory=set)
+    """Executions cancelled in this command (a terminate end event): their queued steps go."""
     current_activity_id: str | None = None
     activity_listener: ActivityListener | None = None
 
@@ -84,7 +86,9 @@ class CommandContext:
         return self.state.executions[execution_id]
 
     def live_execution(self, execution_id: str) -> Execution | None:
-        """Like :meth:`execution`, but ``None`` for an execution cancelled meanwhile."""
+        """Like :meth:`execution`, but ``None`` for an execution cancelled in this command."""
         while execution_id in self.redirects:
             execution_id = self.redirects[execution_id]
-        return self.state.executions.get(execution_id)
+        if execution_id in self.cancelled:
+            return None
+        return self.state.executions[execution_id]

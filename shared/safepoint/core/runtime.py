@@ -115,8 +115,13 @@ def exception_details(exc: BaseException) -> tuple[str, str]:
     """The message and the full stack trace stored on a failed job."""
     message = str(exc) or type(exc).__name__
     stacktrace = "".join(traceback.format_exception(exc))
-    # NUL cannot be stored in a text column (PostgreSQL refuses it): show it escaped.
-    return message.replace("\x00", "\\x00"), stacktrace.replace("\x00", "\\x00")
+    return _storable(message), _storable(stacktrace)
+
+
+def _storable(text: str) -> str:
+    """``text`` with what a text column refuses escaped: NUL and unpaired surrogates."""
+    text = text.replace("\x00", "\\x00")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def record_job_failure(

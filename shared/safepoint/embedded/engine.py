@@ -646,7 +646,7 @@ class Engine:
             except OptimisticLockError:
                 if attempt == FAILURE_RECORD_ATTEMPTS:
                     raise
-            except PersistenceError as error:
+            except (PersistenceError, BadUserRequest) as error:
                 if attempt == FAILURE_RECORD_ATTEMPTS:
                     raise
                 # The failure itself could not be stored: record that much, so the

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement
 
 from safepoint.core.state import InstanceState
-from safepoint.errors import OptimisticLockError
+from safepoint.errors import BadUserRequest, OptimisticLockError
 from safepoint.persistence import tables
 from safepoint.persistence.rows import (
     ACTIVITY_INSTANCES,
@@ -139,6 +139,19 @@ def serialized_variables(state: InstanceState) -> dict[VariableKey, tuple[str, s
     }
 
 
+NOT_JSON_DOUBLES = frozenset({"nan", "inf", "-inf"})
+"""Double texts JSON cannot carry (never readable over REST nor sendable to a worker)."""
+
+
+def _refuse_what_json_cannot_carry(key: VariableKey, stored: tuple[str, str]) -> None:
+    """Refuse a new or changed NaN or infinity; one stored before it was refused stays."""
+    type_name, text = stored
+    if type_name == "Double" and text in NOT_JSON_DOUBLES:
+        raise BadUserRequest(
+            f"variable {key[1]!r} holds {text}, which JSON cannot represent; use None or a string"
+        )
+
+
 def diff(snapshot: Snapshot) -> ChangeSet:
     """What to write so that the database holds ``snapshot.state``.
 
@@ -161,6 +174,9 @@ def diff(snapshot: Snapshot) -> ChangeSet:
         if changes.inserted or changes.updated or changes.deleted:
             changed_tables.append(changes)
     old = snapshot.variables
+    for key, stored in variables.items():
+        if stored != old.get(key):
+            _refuse_what_json_cannot_carry(key, stored)
     pid = state.id
     return ChangeSet(
         process_instance_id=pid,

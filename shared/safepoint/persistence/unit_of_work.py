@@ -9,6 +9,7 @@ given (a NUL character in a text, a number out of range).
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -36,6 +37,8 @@ from safepoint.persistence.commands import ProcessedCommand
 from safepoint.persistence.instances import Snapshot
 from safepoint.persistence.rows import EXTERNAL_TASKS, JOBS, PROCESS_INSTANCES, TASKS
 
+logger = logging.getLogger(__name__)
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -60,7 +63,10 @@ def translate_errors() -> Iterator[None]:
                 f"({type(exc.orig).__name__}: {exc.orig})"
             ) from exc
         if isinstance(exc, DataError):
-            raise BadUserRequest(refused_value(exc.orig)) from exc
+            refused = refused_value(exc.orig)
+            sqlstate = getattr(exc.orig, "sqlstate", None) or "none"
+            logger.warning("the database refused a value (SQLSTATE %s): %s", sqlstate, refused)
+            raise BadUserRequest(refused) from exc
         raise PersistenceError(f"{type(exc.orig).__name__}: {exc.orig}") from exc
     except SQLAlchemyError as exc:
         raise PersistenceError(str(exc)) from exc
@@ -78,7 +84,7 @@ def refused_value(error: BaseException | None) -> str:
     primary = getattr(diag, "message_primary", None) or str(error).partition("\n")[0]
     detail = getattr(diag, "message_detail", None) or ""
     said = f"{primary} ({detail})" if detail else primary
-    if "\\u0000" in said or "NUL" in said:
+    if "\\u0000" in said or "(0x00)" in said:
         return "a text value holds the NUL character (\\u0000), which cannot be stored"
     if "surrogate" in said:
         return "a text value holds an unpaired UTF-16 surrogate, which cannot be stored"

@@ -44,12 +44,7 @@ def serialize(value: object, *, name: str = "value") -> tuple[str, str]:
         raise BadUserRequest(
             f"variable {name!r} holds {value}, which is outside the 64-bit Long range; use a string"
         )
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise BadUserRequest(
-                f"variable {name!r} holds {value}, which JSON cannot represent; "
-                "use None or a string"
-            )
+    if isinstance(value, float):  # NaN and infinities are refused when written: see diff
         return "Double", float.__repr__(value)
     if isinstance(value, str):
         return "String", str.__str__(value)

@@ -5,9 +5,11 @@ from decimal import Decimal
 
 import pytest
 from sql_writes import writes
+from sqlalchemy import insert
 
 from safepoint.core.state import InstanceState
 from safepoint.errors import BadUserRequest, PersistenceError
+from safepoint.persistence import tables
 from safepoint.persistence.store import Store
 from safepoint.persistence.variables import deserialize, serialize
 
@@ -53,11 +55,10 @@ def test_dates_come_back_in_utc() -> None:
     assert isinstance(restored, datetime) and restored.tzinfo is UTC
 
 
-@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
-def test_special_floats_are_refused_as_json_cannot_carry_them(value: float) -> None:
-    """A stored NaN could never be read over the REST API or sent to a worker again."""
-    with pytest.raises(BadUserRequest, match=f"variable 'value' holds {value}, which JSON cannot"):
-        serialize(value)
+def test_special_floats_survive() -> None:
+    """Read back as stored: NaN or an infinity stored before they were refused stays."""
+    assert deserialize(*serialize(math.inf)) == math.inf
+    assert math.isnan(float(str(deserialize(*serialize(math.nan)))))
 
 
 @pytest.mark.parametrize(
@@ -171,3 +172,46 @@ def test_a_variable_of_a_refused_type_fails_the_save_and_nothing_is_written(
         assert uow.variables("pi-1")["amount"] == 10
         instance = uow.process_instance("pi-1")
         assert instance is not None and instance.revision == 1
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_a_new_nan_or_infinity_is_refused_as_json_cannot_carry_it(
+    store: Store, new_state: NewState, value: float
+) -> None:
+    """A stored NaN could never be read over the REST API or sent to a worker again."""
+    with store.unit_of_work() as uow:
+        uow.insert_instance(new_state("pi-1"))
+
+    with pytest.raises(BadUserRequest, match=f"variable 'ratio' holds {value}, which JSON cannot"):
+        with store.unit_of_work() as uow:
+            state = uow.load_instance("pi-1")
+            assert state is not None
+            state.variables["pi-1"]["ratio"] = value
+            uow.save_instance(state)
+
+
+def test_a_nan_stored_before_it_was_refused_does_not_block_the_instance(
+    store: Store, new_state: NewState
+) -> None:
+    with store.unit_of_work() as uow:
+        uow.insert_instance(new_state("pi-1"))
+    with store.engine.begin() as connection:  # as an older Safepoint stored it
+        connection.execute(
+            insert(tables.variables).values(
+                process_instance_id="pi-1",
+                scope_id="pi-1",
+                name="ratio",
+                type_name="Double",
+                text_value="nan",
+            )
+        )
+
+    with store.unit_of_work() as uow:
+        state = uow.load_instance("pi-1")
+        assert state is not None
+        state.variables["pi-1"]["amount"] = 11
+        uow.save_instance(state)
+
+    with store.unit_of_work() as uow:
+        stored = uow.variables("pi-1")
+        assert stored["amount"] == 11 and math.isnan(float(str(stored["ratio"])))

@@ -544,3 +544,34 @@ def test_a_join_fires_its_end_listeners_for_every_token_it_joins(
     assert sorted(at_join) == ["end", "end", "start", "start"]
     joins = [h for h in engine.history(instance.id) if h.activity_id == "join"]
     assert len(joins) == 2 and all(h.ended_at and not h.canceled for h in joins)
+
+
+def test_a_join_of_three_tokens_in_a_sub_process_ends_all_three(
+    engine: Engine, recorder: Recorder
+) -> None:
+    """Three tokens start the join, and all three end it (the two waiting ones when the
+    last arrives, then the last as it leaves), before the sub-process goes on."""
+    deploy(
+        engine,
+        element("startEvent", "start"),
+        flow("start", "sub"),
+        sub_process(
+            "sub",
+            element("startEvent", "subStart"),
+            flow("subStart", "fork"),
+            element("parallelGateway", "fork"),
+            *(flow("fork", branch) for branch in ("a", "b", "c")),
+            *(element("task", branch, extensions=listener("start")) for branch in ("a", "b", "c")),
+            *(flow(branch, "join") for branch in ("a", "b", "c")),
+            element("parallelGateway", "join", extensions=listener("start") + listener("end")),
+            flow("join", "subEnd"),
+            element("endEvent", "subEnd"),
+        ),
+        flow("sub", "wait"),
+        element("userTask", "wait"),
+    )
+    instance = engine.start_process_instance_by_key("p")
+
+    assert [t.activity_id for t in engine.tasks(instance.id)] == ["wait"]
+    events = [event for event, activity in recorder.events if activity in ("a", "b", "c", "join")]
+    assert events == ["start"] * 3 + ["start"] * 3 + ["end"] * 3

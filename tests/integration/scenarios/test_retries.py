@@ -636,3 +636,25 @@ def test_retries_outside_an_integer_are_refused_and_nothing_changes(
         engine.set_job_retries_by_job_definition_id(job.job_definition_id, retries)
 
     assert only_job(engine, instance.id).retries == job.retries
+
+
+def test_a_failure_whose_message_a_text_column_refuses_is_recorded_escaped(
+    database_url: str, clock: ManualClock
+) -> None:
+    """NUL and an unpaired surrogate in an exception's message are stored escaped, so the
+    retry counts down to an incident instead of the failure going unrecorded."""
+
+    def refuse(execution: object) -> None:
+        raise RuntimeError("card \x00 declined \ud800")
+
+    with Engine(database_url, delegates={"failing": refuse}, clock=clock) as engine:
+        deploy_failing_task(engine)
+        instance = engine.start_process_instance_by_key("p")
+        job = only_job(engine, instance.id)
+
+        with pytest.raises(RuntimeError):
+            engine.execute_job(job.id)
+
+        failed = only_job(engine, instance.id)
+        assert failed.retries == 2
+        assert failed.exception_message == "card \\x00 declined \\ud800"

@@ -398,3 +398,20 @@ def test_errors_are_json_and_say_what_to_fix(client: TestClient, database_url: s
         assert named.status_code == 400, named.text
         assert named.json()["message"].startswith("a text value holds the NUL character")
         assert client.get(f"{REST}/deployment").json() == []
+
+
+def test_a_deployment_over_the_body_limit_is_413_and_nothing_is_stored(
+    database_url: str, clock: ManualClock
+) -> None:
+    settings = Settings(database=DatabaseSettings(url=database_url), http={"max_body_bytes": 4096})
+    app = create_app(settings, clock=clock, on_deployed=lambda deployment: None)
+    with TestClient(app) as small:
+        response = deploy(small, {"invoice.bpmn": INVOICE + b" " * 8192})
+        listed = small.get(f"{REST}/deployment")
+
+    assert response.status_code == 413, response.text
+    assert response.json() == {
+        "type": "InvalidRequestException",
+        "message": "the request body is larger than 4096 bytes (SAFEPOINT_HTTP_MAX_BODY_BYTES)",
+    }
+    assert listed.json() == []

@@ -128,7 +128,7 @@ def test_a_bug_is_a_json_500_naming_the_request(
     said = error(unsafe.get(f"{REST}/process-instance"), 500)
 
     assert said == (
-        "GET /engine-rest/process-instance failed unexpectedly (RuntimeError: a bug); "
+        "GET /engine-rest/process-instance failed unexpectedly (RuntimeError); "
         "see the service's log"
     )
 
