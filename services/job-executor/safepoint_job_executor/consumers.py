@@ -20,7 +20,6 @@ channel closes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import functools
 import logging
@@ -160,18 +159,12 @@ class JobConsumer:
         # The worker thread runs under this task's context (the consumer span's, and the
         # job's ids for its log lines).
         context = contextvars.copy_context()
-        running = asyncio.get_running_loop().run_in_executor(
+        # A handler cancelled when its channel closes gives its instance's turn up while
+        # the thread goes on (waiting for it would hold a stop past its grace period): a
+        # redelivered job of the instance may then wait for the row lock, as before turns.
+        return await asyncio.get_running_loop().run_in_executor(
             self._pool, functools.partial(context.run, self._run, message, delivery_count)
         )
-        try:
-            return await asyncio.shield(running)
-        except asyncio.CancelledError:
-            # The handler is cancelled (its channel closed), but the thread goes on: keep
-            # the instance's turn until it is done, so that no other job of the instance
-            # starts meanwhile only to wait for the row lock.
-            with contextlib.suppress(BaseException):
-                await running
-            raise
 
     def _run(
         self, message: ExecuteJob, delivery_count: int
