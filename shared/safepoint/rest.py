@@ -9,6 +9,7 @@ are the same.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,22 @@ def error_mapping(table: Sequence[ErrorMapping], exc: Exception) -> ErrorMapping
     return ErrorMapping(Exception, 500, type(exc).__name__)
 
 
+def log_answered_error(
+    logger: logging.Logger, request: Request, exc: Exception, status: int, *, user_code: bool
+) -> None:
+    """Log an error a service answered, by what it says of the service.
+
+    Failed user code is a warning (a job keeps its own stack trace), an unsupported
+    option is told at info, any other 5xx is an error with its trace; a 4xx is not logged.
+    """
+    if user_code:
+        logger.warning("%s %s failed: %s", request.method, request.url.path, exc)
+    elif status == 501:  # the client asked for what is not built: no trace
+        logger.info("%s %s: %s", request.method, request.url.path, exc)
+    elif status >= 500:
+        logger.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+
+
 def add_error_handlers(app: FastAPI, safepoint_error: ErrorHandler) -> None:
     """Answer every error in Camunda's JSON form; ``safepoint_error`` maps the service's own."""
     app.add_exception_handler(SafepointError, safepoint_error)
@@ -74,7 +91,11 @@ def _problem(error: Any) -> str:
     if kind == "json_invalid":
         reason = (error.get("ctx") or {}).get("error", "")
         at = f" at character {location[1]}" if len(location) > 1 else ""
-        return f"the body is not valid JSON: {reason}{at}".replace(": at", " at")
+        return (
+            f"the body is not valid JSON: {reason}{at}"
+            if reason
+            else f"the body is not valid JSON{at}"
+        )
     if location == ("body",):
         if kind == "missing":
             return "a JSON body is required (Content-Type: application/json)"

@@ -30,6 +30,7 @@ from safepoint.rest import (
     TraceContextMiddleware,
     add_error_handlers,
     error_mapping,
+    log_answered_error,
 )
 from safepoint_deployer.api import health, router
 from safepoint_deployer.events import EventPublisher
@@ -68,12 +69,9 @@ async def _safepoint_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, BpmnParseError):
         body = ParseExceptionDto.of(str(exc), exc.problems)
         return JSONResponse(body.model_dump(mode="json"), status_code=mapping.status)
-    if isinstance(exc, CommandFailed):
-        logger.warning("%s %s failed: %s", request.method, request.url.path, exc)
-    elif mapping.status == 501:  # the client asked for what is not built: no trace
-        logger.info("%s %s: %s", request.method, request.url.path, exc)
-    elif mapping.status >= 500:
-        logger.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+    log_answered_error(
+        logger, request, exc, mapping.status, user_code=isinstance(exc, CommandFailed)
+    )
     return JSONResponse({"type": mapping.type, "message": str(exc)}, status_code=mapping.status)
 
 

@@ -33,6 +33,7 @@ from safepoint.rest import (
     TraceContextMiddleware,
     add_error_handlers,
     error_mapping,
+    log_answered_error,
 )
 from safepoint_engine.api import health, router
 from safepoint_engine.messaging_runtime import MessagingOptions, MessagingRuntime
@@ -58,12 +59,9 @@ ERRORS: tuple[ErrorMapping, ...] = (
 
 async def _safepoint_error(request: Request, exc: Exception) -> JSONResponse:
     mapping = error_mapping(ERRORS, exc)
-    if isinstance(exc, CommandFailed):  # user code failed; a job keeps its own stack trace
-        logger.warning("%s %s failed: %s", request.method, request.url.path, exc)
-    elif mapping.status == 501:  # the client asked for what is not built: no trace
-        logger.info("%s %s: %s", request.method, request.url.path, exc)
-    elif mapping.status >= 500:
-        logger.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+    log_answered_error(
+        logger, request, exc, mapping.status, user_code=isinstance(exc, CommandFailed)
+    )
     return JSONResponse({"type": mapping.type, "message": str(exc)}, status_code=mapping.status)
 
 

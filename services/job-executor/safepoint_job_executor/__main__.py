@@ -227,7 +227,6 @@ async def _start(
         concurrency=settings.executor.concurrency,
         topology=topology,
         relay=relay,
-        metrics=metrics,
     )
     stack.callback(consumer.close)
     try:

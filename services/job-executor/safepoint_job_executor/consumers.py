@@ -43,7 +43,6 @@ from safepoint.messaging import (
     consume,
 )
 from safepoint.messaging.outbox import OutboxRelay
-from safepoint_job_executor.metrics import JobMetrics
 from safepoint_job_executor.service import Decision, JobExecution, Settle
 from safepoint_job_executor.turns import InstanceTurns
 
@@ -60,7 +59,6 @@ class JobConsumer:
         relay: the engine's ``on_commit`` relay: what a job commits is published by
             the event loop after its thread returns (saving two thread hand-offs per
             message). Without it, the relay publishes from the worker thread.
-        metrics: where the waits for an instance's turn are counted.
     """
 
     def __init__(
@@ -70,7 +68,6 @@ class JobConsumer:
         concurrency: int,
         topology: Topology | None = None,
         relay: OutboxRelay | None = None,
-        metrics: JobMetrics | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
@@ -85,7 +82,7 @@ class JobConsumer:
         self._channel: AbstractChannel | None = None
         self._stopping = asyncio.Event()
         self._turns = InstanceTurns()
-        self._metrics = metrics or JobMetrics()
+        self._metrics = execution.metrics  # the waits for an instance's turn too
 
     @property
     def in_flight(self) -> int:

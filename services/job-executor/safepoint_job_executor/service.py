@@ -160,6 +160,11 @@ class JobExecution:
         self._metrics = metrics
         self._clock = clock
 
+    @property
+    def metrics(self) -> JobMetrics:
+        """The counters this execution updates."""
+        return self._metrics
+
     def execute(self, message: ExecuteJob, *, delivery_count: int = 0) -> Decision:
         """Run the job ``message`` names, if its row says so; never raises.
 

@@ -160,6 +160,10 @@ def diff(snapshot: Snapshot) -> ChangeSet:
     """
     state = snapshot.state
     variables = serialized_variables(state)  # first: a refused value writes nothing
+    old = snapshot.variables
+    changed = [(key, value) for key, value in variables.items() if old.get(key) != value]
+    for key, value in changed:
+        _refuse_what_json_cannot_carry(key, value)
     revision = 0 if snapshot.revision is None else snapshot.revision + 1
     instance = PROCESS_INSTANCES.row(state.instance) | {"revision": revision}
     changed_tables: list[TableChanges] = []
@@ -173,10 +177,6 @@ def diff(snapshot: Snapshot) -> ChangeSet:
         )
         if changes.inserted or changes.updated or changes.deleted:
             changed_tables.append(changes)
-    old = snapshot.variables
-    for key, stored in variables.items():
-        if stored != old.get(key):
-            _refuse_what_json_cannot_carry(key, stored)
     pid = state.id
     return ChangeSet(
         process_instance_id=pid,
@@ -184,13 +184,9 @@ def diff(snapshot: Snapshot) -> ChangeSet:
         expected_revision=snapshot.revision,
         tables=changed_tables,
         variables_inserted=[
-            _variable_row(pid, key, variables[key]) for key in variables if key not in old
+            _variable_row(pid, key, value) for key, value in changed if key not in old
         ],
-        variables_updated=[
-            _variable_row(pid, key, value)
-            for key, value in variables.items()
-            if key in old and old[key] != value
-        ],
+        variables_updated=[_variable_row(pid, key, value) for key, value in changed if key in old],
         variables_deleted=[key for key in old if key not in variables],
         job_logs=[
             JOB_LOGS.row(log) for log in state.job_logs if log.id not in snapshot.job_log_ids
