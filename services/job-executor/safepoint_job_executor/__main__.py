@@ -225,6 +225,7 @@ async def _start(
     consumer = JobConsumer(
         JobExecution(engine, metrics),
         concurrency=settings.executor.concurrency,
+        prefetch=settings.executor.prefetch,
         topology=topology,
         relay=relay,
     )

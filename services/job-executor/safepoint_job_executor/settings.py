@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from safepoint.settings import (
@@ -37,8 +37,16 @@ class ExecutorSettings(BaseModel):
         default=8,
         ge=1,
         le=256,
-        description="jobs run at the same time: the consumer's prefetch and worker threads "
+        description="jobs run at the same time: the worker threads "
         "(the database pool keeps at least as many connections)",
+    )
+    prefetch: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="job messages taken from the broker ahead, unacknowledged, at least "
+        "`concurrency` (8 × `concurrency` when unset): what waits for a thread or for its "
+        "instance's turn waits here, and is requeued at once on shutdown",
     )
     job_lease_seconds: float = Field(
         default=60.0,
@@ -52,6 +60,15 @@ class ExecutorSettings(BaseModel):
         description="on SIGTERM, how long running jobs may take to finish; "
         "what is still running then is redelivered to another executor",
     )
+
+    @model_validator(mode="after")
+    def _prefetch_covers_the_threads(self) -> ExecutorSettings:
+        if self.prefetch is not None and self.prefetch < self.concurrency:
+            raise ValueError(
+                f"prefetch ({self.prefetch}) must be at least concurrency ({self.concurrency}): "
+                "each worker thread needs a message"
+            )
+        return self
 
     @property
     def job_lease(self) -> timedelta:
@@ -69,7 +86,8 @@ class JobExecutorSettings(BaseSettings):
     ``SAFEPOINT_DELEGATES_MODULE``,
     ``SAFEPOINT_ENGINE_DEFAULT_RETRIES``, ``SAFEPOINT_ENGINE_FAILED_JOB_RETRY_TIME_CYCLE``,
     ``SAFEPOINT_ENGINE_DEFINITION_CACHE_SIZE``,
-    ``SAFEPOINT_EXECUTOR_CONCURRENCY``, ``SAFEPOINT_EXECUTOR_JOB_LEASE_SECONDS``,
+    ``SAFEPOINT_EXECUTOR_CONCURRENCY``, ``SAFEPOINT_EXECUTOR_PREFETCH``,
+    ``SAFEPOINT_EXECUTOR_JOB_LEASE_SECONDS``,
     ``SAFEPOINT_EXECUTOR_SHUTDOWN_GRACE_SECONDS``.
 
     The engine settings must match the engine service's: both run the same core.

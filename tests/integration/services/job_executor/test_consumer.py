@@ -58,7 +58,7 @@ def engine(
         yield e
 
 
-StartConsumer = Callable[[], Awaitable[JobConsumer]]
+StartConsumer = Callable[..., Awaitable[JobConsumer]]
 
 
 @pytest.fixture
@@ -72,10 +72,10 @@ async def start_consumer(
 ) -> AsyncIterator[StartConsumer]:
     started: list[JobConsumer] = []
 
-    async def start() -> JobConsumer:
+    async def start(concurrency: int = 4) -> JobConsumer:
         consumer = JobConsumer(
             JobExecution(engine, JobMetrics(), clock=clock),
-            concurrency=4,
+            concurrency=concurrency,
             topology=topology,
             relay=relay,  # what a job commits is published by the loop, before the ack
         )
@@ -280,3 +280,31 @@ async def test_a_stopping_consumer_requeues_the_messages_waiting_for_their_turn(
         left.append(json.loads(message.body)["jobId"])
     jobs = {job.id for job in await asyncio.to_thread(engine.jobs, instance.id)}
     assert set(left) == jobs
+
+
+async def test_messages_beyond_the_threads_wait_for_one_and_a_stop_requeues_them_at_once(
+    engine: Engine,
+    start_consumer: StartConsumer,
+    branch: Branch,
+    plain_channel: AbstractChannel,
+    topology: Topology,
+) -> None:
+    """The prefetch exceeds the threads: what has not started goes back on a stop."""
+    await asyncio.to_thread(engine.deploy, "fork", {"fork.bpmn": fork(1, exclusive=True)})
+    for _ in range(3):
+        await asyncio.to_thread(engine.start_process_instance_by_key, "branches")
+    branch.pause = 1.0
+    consumer = await start_consumer(concurrency=1)  # prefetch 8: all 3 are delivered
+    branch.consumers.append(consumer)
+    await eventually(lambda: len(branch.busy_threads) == 1 and consumer.in_flight == 3)
+
+    stopping = asyncio.create_task(consumer.stop(grace=WAIT))
+    # The 2 waiting for the thread are back in the queue while the first still runs.
+    left = [await next_message(plain_channel, topology.jobs_queue, 0.8) for _ in range(2)]
+    assert len(branch.busy_threads) == 1
+    assert not stopping.done()
+
+    await stopping
+    jobs = {job.id for job in await asyncio.to_thread(engine.jobs)}
+    assert {json.loads(message.body)["jobId"] for message in left} == jobs
+    assert len(jobs) == 2  # the first ran and committed

@@ -40,6 +40,7 @@ def test_the_environment_sets_every_group(monkeypatch: pytest.MonkeyPatch) -> No
         "SAFEPOINT_ENGINE_FAILED_JOB_RETRY_TIME_CYCLE": "R5/PT1M",
         "SAFEPOINT_ENGINE_DEFINITION_CACHE_SIZE": "50",
         "SAFEPOINT_EXECUTOR_CONCURRENCY": "16",
+        "SAFEPOINT_EXECUTOR_PREFETCH": "200",
         "SAFEPOINT_EXECUTOR_JOB_LEASE_SECONDS": "120",
         "SAFEPOINT_EXECUTOR_SHUTDOWN_GRACE_SECONDS": "5.5",
     }.items():
@@ -55,6 +56,7 @@ def test_the_environment_sets_every_group(monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.engine.failed_job_retry_time_cycle == "R5/PT1M"
     assert settings.engine.definition_cache_size == 50
     assert settings.executor.concurrency == 16
+    assert settings.executor.prefetch == 200
     assert settings.executor.job_lease == timedelta(seconds=120)
     assert settings.executor.shutdown_grace_seconds == 5.5
 
@@ -63,6 +65,8 @@ def test_the_environment_sets_every_group(monkeypatch: pytest.MonkeyPatch) -> No
     ("name", "value"),
     [
         ("SAFEPOINT_EXECUTOR_CONCURRENCY", "0"),
+        ("SAFEPOINT_EXECUTOR_PREFETCH", "4"),  # fewer than the 8 threads
+        ("SAFEPOINT_EXECUTOR_PREFETCH", "0"),
         ("SAFEPOINT_ENGINE_DEFINITION_CACHE_SIZE", "0"),
         ("SAFEPOINT_EXECUTOR_JOB_LEASE_SECONDS", "0"),
         ("SAFEPOINT_EXECUTOR_SHUTDOWN_GRACE_SECONDS", "-1"),
