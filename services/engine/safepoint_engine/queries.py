@@ -50,6 +50,17 @@ class JobQuery:
     with_retries_left: bool = False
     executable: bool = False
 
+    def where(self) -> dict[str, object]:
+        """The filters that are a job's attribute equal to a value."""
+        return given(
+            id=self.job_id,
+            job_definition_id=self.job_definition_id,
+            execution_id=self.execution_id,
+            process_definition_id=self.process_definition_id,
+            process_definition_key=self.process_definition_key,
+            activity_id=self.activity_id,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class IncidentQuery:
@@ -63,6 +74,18 @@ class IncidentQuery:
     activity_id: str | None = None
     configuration: str | None = None
     job_definition_id: str | None = None
+
+    def where(self) -> dict[str, object]:
+        """The filters that are an incident's attribute equal to a value."""
+        return given(
+            id=self.incident_id,
+            incident_type=self.incident_type,
+            process_definition_id=self.process_definition_id,
+            execution_id=self.execution_id,
+            activity_id=self.activity_id,
+            configuration=self.configuration,
+            job_definition_id=self.job_definition_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +101,17 @@ class TaskQuery:
     assignee: str | None = None
     candidate_group: str | None = None
 
+    def where(self) -> dict[str, object]:
+        """The filters that are a task's attribute equal to a value."""
+        return given(
+            id=self.task_id,
+            process_definition_id=self.process_definition_id,
+            execution_id=self.execution_id,
+            activity_id=self.task_definition_key,
+            name=self.name,
+            assignee=self.assignee,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ExternalTaskQuery:
@@ -91,6 +125,15 @@ class ExternalTaskQuery:
     activity_id: str | None = None
     with_retries_left: bool = False
     no_retries_left: bool = False
+
+    def where(self) -> dict[str, object]:
+        """The filters that are an external task's attribute equal to a value."""
+        return given(
+            id=self.external_task_id,
+            process_definition_id=self.process_definition_id,
+            execution_id=self.execution_id,
+            activity_id=self.activity_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +158,11 @@ class HistoricActivityInstanceQuery:
     finished: bool = False
     unfinished: bool = False
     canceled: bool = False
+
+
+def given(**values: object) -> dict[str, object]:
+    """``values`` without the filters not given (``None``)."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def matches(value: object, wanted: object | None) -> bool:

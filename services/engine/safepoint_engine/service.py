@@ -200,24 +200,25 @@ class EngineService:
         with _failures(f"Cannot instantiate process definition {definition.id}"):
             return self._engine.start_process_instance_by_id(definition.id, variables, business_key)
 
-    def process_instances(self, query: ProcessInstanceQuery) -> list[ProcessInstance]:
-        """Running process instances matching ``query``, oldest first.
+    def process_instances(
+        self, query: ProcessInstanceQuery, first_result: int = 0, max_results: int | None = None
+    ) -> list[ProcessInstance]:
+        """Running process instances matching ``query``, oldest first, paged in the database.
 
         Safepoint never suspends an instance: ``suspended=true`` matches none and
         ``active`` (meaning "not suspended" in Camunda) every running one.
         """
         if query.suspended or query.active is False:
             return []
-        return [
-            instance
-            for instance in self._engine.process_instances(
-                process_definition_key=query.process_definition_key,
-                business_key=query.business_key,
-                active=True,
-            )
-            if (query.process_instance_ids is None or instance.id in query.process_instance_ids)
-            and matches(instance.process_definition_id, query.process_definition_id)
-        ]
+        return self._engine.process_instances(
+            process_instance_ids=query.process_instance_ids,
+            process_definition_id=query.process_definition_id,
+            process_definition_key=query.process_definition_key,
+            business_key=query.business_key,
+            active=True,
+            first_result=first_result,
+            max_results=max_results,
+        )
 
     def process_instance(self, process_instance_id: str) -> ProcessInstance:
         """One running process instance (``NotFound`` once it has ended, as in Camunda)."""
@@ -276,19 +277,17 @@ class EngineService:
         with _failures(f"Cannot correlate message {name!r}"):
             self._engine.correlate_message(name, business_key, variables)
 
-    def tasks(self, query: TaskQuery) -> list[Task]:
-        """Open user tasks matching ``query``, oldest first."""
-        return [
-            task
-            for task in self._engine.tasks(query.process_instance_id)
-            if matches(task.id, query.task_id)
-            and matches(task.process_definition_id, query.process_definition_id)
-            and matches(task.execution_id, query.execution_id)
-            and matches(task.activity_id, query.task_definition_key)
-            and matches(task.name, query.name)
-            and matches(task.assignee, query.assignee)
-            and (query.candidate_group is None or query.candidate_group in task.candidate_groups)
-        ]
+    def tasks(
+        self, query: TaskQuery, first_result: int = 0, max_results: int | None = None
+    ) -> list[Task]:
+        """Open user tasks matching ``query``, oldest first, paged in the database."""
+        return self._engine.tasks(
+            query.process_instance_id,
+            candidate_group=query.candidate_group,
+            where=query.where(),
+            first_result=first_result,
+            max_results=max_results,
+        )
 
     def task(self, task_id: str) -> Task:
         """One open user task by id."""
@@ -305,18 +304,19 @@ class EngineService:
             self._engine.complete_task(task_id, variables)
         return task
 
-    def external_tasks(self, query: ExternalTaskQuery) -> list[ExternalTask]:
-        """Open external tasks matching ``query``, oldest first."""
-        return [
-            task
-            for task in self._engine.external_tasks(query.topic_name, query.process_instance_id)
-            if matches(task.id, query.external_task_id)
-            and matches(task.process_definition_id, query.process_definition_id)
-            and matches(task.execution_id, query.execution_id)
-            and matches(task.activity_id, query.activity_id)
-            and (not query.with_retries_left or task.retries is None or task.retries > 0)
-            and (not query.no_retries_left or task.retries == 0)
-        ]
+    def external_tasks(
+        self, query: ExternalTaskQuery, first_result: int = 0, max_results: int | None = None
+    ) -> list[ExternalTask]:
+        """Open external tasks matching ``query``, oldest first, paged in the database."""
+        return self._engine.external_tasks(
+            query.topic_name,
+            query.process_instance_id,
+            with_retries_left=query.with_retries_left,
+            no_retries_left=query.no_retries_left,
+            where=query.where(),
+            first_result=first_result,
+            max_results=max_results,
+        )
 
     def external_task(self, external_task_id: str) -> ExternalTask:
         """One open external task by id."""
@@ -384,28 +384,20 @@ class EngineService:
 
     # --- jobs and incidents ------------------------------------------------------------
 
-    def jobs(self, query: JobQuery) -> list[Job]:
-        """Jobs matching ``query``, oldest first."""
-        now = self._clock()
-        return [
-            job
-            for job in self._engine.jobs(
-                query.process_instance_id,
-                with_exception=query.with_exception,
-                no_retries_left=query.no_retries_left,
-            )
-            if matches(job.id, query.job_id)
-            and matches(job.job_definition_id, query.job_definition_id)
-            and matches(job.execution_id, query.execution_id)
-            and matches(job.process_definition_id, query.process_definition_id)
-            and matches(job.process_definition_key, query.process_definition_key)
-            and matches(job.activity_id, query.activity_id)
-            and (not query.with_retries_left or job.retries > 0)
-            and (
-                not query.executable
-                or (job.retries > 0 and (job.due_at is None or job.due_at <= now))
-            )
-        ]
+    def jobs(
+        self, query: JobQuery, first_result: int = 0, max_results: int | None = None
+    ) -> list[Job]:
+        """Jobs matching ``query``, oldest first, paged in the database."""
+        return self._engine.jobs(
+            query.process_instance_id,
+            with_exception=query.with_exception,
+            no_retries_left=query.no_retries_left,
+            with_retries_left=query.with_retries_left,
+            executable_at=self._clock() if query.executable else None,
+            where=query.where(),
+            first_result=first_result,
+            max_results=max_results,
+        )
 
     def job(self, job_id: str) -> Job:
         """One job by id."""
@@ -434,54 +426,48 @@ class EngineService:
         """Set a job's retries; a positive count resolves its ``failedJob`` incident."""
         self._engine.set_job_retries(job_id, retries)
 
-    def incidents(self, query: IncidentQuery) -> list[Incident]:
-        """Open incidents matching ``query``, oldest first."""
-        return [
-            incident
-            for incident in self._engine.incidents(query.process_instance_id)
-            if matches(incident.id, query.incident_id)
-            and matches(incident.incident_type, query.incident_type)
-            and matches(incident.process_definition_id, query.process_definition_id)
-            and matches(incident.execution_id, query.execution_id)
-            and matches(incident.activity_id, query.activity_id)
-            and matches(incident.configuration, query.configuration)
-            and matches(incident.job_definition_id, query.job_definition_id)
-        ]
+    def incidents(
+        self, query: IncidentQuery, first_result: int = 0, max_results: int | None = None
+    ) -> list[Incident]:
+        """Open incidents matching ``query``, oldest first, paged in the database."""
+        return self._engine.incidents(
+            query.process_instance_id,
+            where=query.where(),
+            first_result=first_result,
+            max_results=max_results,
+        )
 
     # --- history -----------------------------------------------------------------------
 
     def historic_process_instances(
-        self, query: HistoricProcessInstanceQuery
+        self,
+        query: HistoricProcessInstanceQuery,
+        first_result: int = 0,
+        max_results: int | None = None,
     ) -> list[HistoricProcessInstance]:
-        """Process instances, running and ended, matching ``query``, oldest first."""
-        if query.process_instance_id is not None:
-            try:
-                candidates = [self._engine.process_instance(query.process_instance_id)]
-            except NotFound:
-                candidates = []
-        else:
-            candidates = self._engine.process_instances(
-                process_definition_key=query.process_definition_key,
-                business_key=query.business_key,
-            )
-        selected = [
-            instance
-            for instance in candidates
-            if matches(instance.process_definition_id, query.process_definition_id)
-            and matches(instance.process_definition_key, query.process_definition_key)
-            and matches(instance.business_key, query.business_key)
-            and (not query.finished or instance.ended)
-            and (not query.unfinished or not instance.ended)
-        ]
+        """Process instances, running and ended, matching ``query``, oldest first, paged."""
+        if query.finished and query.unfinished:
+            return []
+        found = self._engine.process_instances(
+            process_instance_ids=(
+                None if query.process_instance_id is None else [query.process_instance_id]
+            ),
+            process_definition_id=query.process_definition_id,
+            process_definition_key=query.process_definition_key,
+            business_key=query.business_key,
+            active=True if query.unfinished else False if query.finished else None,
+            first_result=first_result,
+            max_results=max_results,
+        )
         definitions: dict[str, ProcessDefinition | None] = {}
-        for instance in selected:
+        for instance in found:
             if instance.process_definition_id not in definitions:
                 definitions[instance.process_definition_id] = self._definition_or_none(
                     instance.process_definition_id
                 )
         return [
             HistoricProcessInstance(instance, definitions[instance.process_definition_id])
-            for instance in selected
+            for instance in found
         ]
 
     def historic_process_instance(self, process_instance_id: str) -> HistoricProcessInstance:

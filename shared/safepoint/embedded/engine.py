@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -337,16 +337,28 @@ class Engine:
     def process_instances(
         self,
         *,
+        process_instance_ids: Collection[str] | None = None,
+        process_definition_id: str | None = None,
         process_definition_key: str | None = None,
         business_key: str | None = None,
         active: bool | None = None,
+        first_result: int = 0,
+        max_results: int | None = None,
     ) -> list[ProcessInstance]:
-        """Process instances, filtered, oldest first."""
+        """Process instances matching every filter given, oldest first.
+
+        ``first_result`` and ``max_results`` page in the database (Camunda's
+        ``listPage``): skip that many, return at most that many.
+        """
         with self._uow() as uow:
             return uow.process_instances(
+                process_instance_ids=process_instance_ids,
+                process_definition_id=process_definition_id,
                 process_definition_key=process_definition_key,
                 business_key=business_key,
                 active=active,
+                first_result=first_result,
+                max_results=max_results,
             )
 
     def delete_process_instance(self, process_instance_id: str, reason: str | None = None) -> None:
@@ -387,10 +399,27 @@ class Engine:
 
     # --- wait states -------------------------------------------------------------------
 
-    def tasks(self, process_instance_id: str | None = None) -> list[Task]:
-        """Open user tasks, oldest first."""
+    def tasks(
+        self,
+        process_instance_id: str | None = None,
+        *,
+        candidate_group: str | None = None,
+        where: Mapping[str, object] | None = None,
+        first_result: int = 0,
+        max_results: int | None = None,
+    ) -> list[Task]:
+        """Open user tasks matching every filter given, oldest first, paged in the database.
+
+        ``where``: attributes equal to the values given (``{"assignee": "demo"}``).
+        """
         with self._uow() as uow:
-            return uow.tasks(process_instance_id)
+            return uow.tasks(
+                process_instance_id,
+                candidate_group=candidate_group,
+                where=where,
+                first_result=first_result,
+                max_results=max_results,
+            )
 
     def complete_task(self, task_id: str, variables: Mapping[str, object] | None = None) -> None:
         """Complete a user task and continue the instance to its next safe points."""
@@ -404,11 +433,30 @@ class Engine:
             self._save(uow, state, tracker, outcomes)
 
     def external_tasks(
-        self, topic: str | None = None, process_instance_id: str | None = None
+        self,
+        topic: str | None = None,
+        process_instance_id: str | None = None,
+        *,
+        with_retries_left: bool = False,
+        no_retries_left: bool = False,
+        where: Mapping[str, object] | None = None,
+        first_result: int = 0,
+        max_results: int | None = None,
     ) -> list[ExternalTask]:
-        """Open external tasks (of one topic), oldest first."""
+        """Open external tasks matching every filter given, oldest first, paged.
+
+        ``where``: attributes equal to the values given.
+        """
         with self._uow() as uow:
-            return uow.external_tasks(topic=topic, process_instance_id=process_instance_id)
+            return uow.external_tasks(
+                topic,
+                process_instance_id,
+                with_retries_left=with_retries_left,
+                no_retries_left=no_retries_left,
+                where=where,
+                first_result=first_result,
+                max_results=max_results,
+            )
 
     def complete_external_task(
         self, external_task_id: str, variables: Mapping[str, object] | None = None
@@ -525,13 +573,27 @@ class Engine:
         *,
         with_exception: bool = False,
         no_retries_left: bool = False,
+        with_retries_left: bool = False,
+        executable_at: datetime | None = None,
+        where: Mapping[str, object] | None = None,
+        first_result: int = 0,
+        max_results: int | None = None,
     ) -> list[Job]:
-        """Jobs (of one instance), oldest first."""
+        """Jobs matching every filter given, oldest first, paged in the database.
+
+        ``executable_at``: retries left and due by then; ``where``: attributes equal to
+        the values given (``{"activity_id": "Task_1"}``).
+        """
         with self._uow() as uow:
             return uow.jobs(
                 process_instance_id=process_instance_id,
                 with_exception=with_exception,
                 no_retries_left=no_retries_left,
+                with_retries_left=with_retries_left,
+                executable_at=executable_at,
+                where=where,
+                first_result=first_result,
+                max_results=max_results,
             )
 
     def job(self, job_id: str) -> Job:
@@ -725,10 +787,22 @@ class Engine:
         with self._uow() as uow:
             return uow.prune_processed_commands(before=self._clock() - older_than, limit=limit)
 
-    def incidents(self, process_instance_id: str | None = None) -> list[Incident]:
-        """Open incidents (of one instance), oldest first."""
+    def incidents(
+        self,
+        process_instance_id: str | None = None,
+        *,
+        where: Mapping[str, object] | None = None,
+        first_result: int = 0,
+        max_results: int | None = None,
+    ) -> list[Incident]:
+        """Open incidents matching every filter given, oldest first, paged in the database.
+
+        ``where``: attributes equal to the values given (``{"incident_type": "failedJob"}``).
+        """
         with self._uow() as uow:
-            return uow.incidents(process_instance_id)
+            return uow.incidents(
+                process_instance_id, where=where, first_result=first_result, max_results=max_results
+            )
 
     def job_log(
         self, process_instance_id: str | None = None, job_id: str | None = None

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Select, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    Table,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 
 from safepoint.core.entities import (
     EventSubscription,
@@ -43,10 +55,21 @@ def find(
     rows: EntityTable[E],
     conditions: list[Condition],
     order_by: tuple[str, ...] = ("created_at", "id"),
+    *,
+    first_result: int = 0,
+    max_results: int | None = None,
 ) -> list[E]:
-    """The entities of ``rows`` meeting every condition, in ``order_by`` order."""
+    """The entities of ``rows`` meeting every condition, in ``order_by`` order.
+
+    ``first_result`` and ``max_results`` page in the database: skip that many, return at
+    most that many.
+    """
     query: Select[Any] = select(rows.table).where(*conditions)
     query = query.order_by(*(rows.table.c[name] for name in order_by))
+    if first_result:
+        query = query.offset(first_result)
+    if max_results is not None:
+        query = query.limit(max_results)
     return [rows.load(row) for row in connection.execute(query).mappings()]
 
 
@@ -63,13 +86,21 @@ def find_one(connection: Connection, rows: EntityTable[E], entity_id: str) -> E 
 def process_instances(
     connection: Connection,
     *,
-    process_definition_key: str | None,
-    business_key: str | None,
-    active: bool | None,
+    process_instance_ids: Collection[str] | None = None,
+    process_definition_id: str | None = None,
+    process_definition_key: str | None = None,
+    business_key: str | None = None,
+    active: bool | None = None,
+    first_result: int = 0,
+    max_results: int | None = None,
 ) -> list[ProcessInstance]:
-    """Process instances matching every filter given, by start time."""
+    """Process instances matching every filter given, by start time, paged in the database."""
     table = tables.process_instances
     conditions: list[Condition] = []
+    if process_instance_ids is not None:
+        conditions.append(table.c.id.in_(sorted(process_instance_ids)))
+    if process_definition_id is not None:
+        conditions.append(table.c.process_definition_id == process_definition_id)
     if process_definition_key is not None:
         conditions.append(table.c.process_definition_key == process_definition_key)
     if business_key is not None:
@@ -77,55 +108,111 @@ def process_instances(
     if active is not None:
         is_active = table.c.state == ProcessInstanceState.ACTIVE
         conditions.append(is_active if active else ~is_active)
-    return find(connection, PROCESS_INSTANCES, conditions, ("started_at", "id"))
+    return find(
+        connection,
+        PROCESS_INSTANCES,
+        conditions,
+        ("started_at", "id"),
+        first_result=first_result,
+        max_results=max_results,
+    )
+
+
+def equal_to(table: Table, where: Mapping[str, object] | None) -> list[Condition]:
+    """A condition per item of ``where``: the column of that name equals the value."""
+    return [table.c[name] == value for name, value in (where or {}).items()]
 
 
 def jobs(
     connection: Connection,
     *,
-    process_instance_id: str | None,
-    with_exception: bool,
-    no_retries_left: bool,
-    executable_at: datetime | None,
-    job_definition_id: str | None,
+    process_instance_id: str | None = None,
+    with_exception: bool = False,
+    no_retries_left: bool = False,
+    with_retries_left: bool = False,
+    executable_at: datetime | None = None,
+    where: Mapping[str, object] | None = None,
+    first_result: int = 0,
+    max_results: int | None = None,
 ) -> list[Job]:
-    """Jobs matching every filter given, oldest first."""
+    """Jobs matching every filter given, oldest first, paged in the database."""
     table = tables.jobs
-    conditions: list[Condition] = []
+    conditions = equal_to(table, where)
     if process_instance_id is not None:
         conditions.append(table.c.process_instance_id == process_instance_id)
     if with_exception:
         conditions.append(table.c.exception_message.is_not(None))
     if no_retries_left:
         conditions.append(table.c.retries == 0)
-    if executable_at is not None:
+    if with_retries_left or executable_at is not None:
         conditions.append(table.c.retries > 0)
+    if executable_at is not None:
         conditions.append(or_(table.c.due_at.is_(None), table.c.due_at <= executable_at))
-    if job_definition_id is not None:
-        conditions.append(table.c.job_definition_id == job_definition_id)
-    return find(connection, JOBS, conditions)
+    return find(connection, JOBS, conditions, first_result=first_result, max_results=max_results)
 
 
-def tasks(connection: Connection, process_instance_id: str | None) -> list[Task]:
-    """User tasks (of one instance if given), oldest first."""
+def tasks(
+    connection: Connection,
+    process_instance_id: str | None = None,
+    *,
+    candidate_group: str | None = None,
+    where: Mapping[str, object] | None = None,
+    first_result: int = 0,
+    max_results: int | None = None,
+) -> list[Task]:
+    """User tasks matching every filter given, oldest first, paged in the database."""
     table = tables.tasks
-    conditions: list[Condition] = []
+    conditions = equal_to(table, where)
     if process_instance_id is not None:
         conditions.append(table.c.process_instance_id == process_instance_id)
-    return find(connection, TASKS, conditions)
+    if candidate_group is not None:
+        # candidate_groups is stored as a JSON array of strings: the group's own JSON
+        # string is in that text exactly when the group is one of them (the column is
+        # compared as text, so the pattern is not bound as a tuple of groups).
+        conditions.append(
+            type_coerce(table.c.candidate_groups, String).like(
+                "%" + _like_escaped(json.dumps(candidate_group)) + "%", escape="\\"
+            )
+        )
+    return find(connection, TASKS, conditions, first_result=first_result, max_results=max_results)
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def external_tasks(
-    connection: Connection, topic: str | None, process_instance_id: str | None
+    connection: Connection,
+    topic: str | None = None,
+    process_instance_id: str | None = None,
+    *,
+    with_retries_left: bool = False,
+    no_retries_left: bool = False,
+    where: Mapping[str, object] | None = None,
+    first_result: int = 0,
+    max_results: int | None = None,
 ) -> list[ExternalTask]:
-    """External tasks (on ``topic``, of one instance, if given), oldest first."""
+    """External tasks matching every filter given, oldest first, paged in the database.
+
+    ``with_retries_left``: retries not set yet, or above 0; ``no_retries_left``: 0.
+    """
     table = tables.external_tasks
-    conditions: list[Condition] = []
+    conditions = equal_to(table, where)
     if topic is not None:
         conditions.append(table.c.topic == topic)
     if process_instance_id is not None:
         conditions.append(table.c.process_instance_id == process_instance_id)
-    return find(connection, EXTERNAL_TASKS, conditions)
+    if with_retries_left:
+        conditions.append(or_(table.c.retries.is_(None), table.c.retries > 0))
+    if no_retries_left:
+        conditions.append(table.c.retries == 0)
+    return find(
+        connection,
+        EXTERNAL_TASKS,
+        conditions,
+        first_result=first_result,
+        max_results=max_results,
+    )
 
 
 def subscriptions(
@@ -155,16 +242,24 @@ def subscriptions(
 
 
 def incidents(
-    connection: Connection, process_instance_id: str | None, *, open_only: bool
+    connection: Connection,
+    process_instance_id: str | None = None,
+    *,
+    open_only: bool,
+    where: Mapping[str, object] | None = None,
+    first_result: int = 0,
+    max_results: int | None = None,
 ) -> list[Incident]:
-    """Incidents (of one instance if given; open ones only if asked), oldest first."""
+    """Incidents (open ones only if asked) matching every filter given, oldest first, paged."""
     table = tables.incidents
-    conditions: list[Condition] = []
+    conditions = equal_to(table, where)
     if process_instance_id is not None:
         conditions.append(table.c.process_instance_id == process_instance_id)
     if open_only:
         conditions.append(table.c.resolved_at.is_(None))
-    return find(connection, INCIDENTS, conditions)
+    return find(
+        connection, INCIDENTS, conditions, first_result=first_result, max_results=max_results
+    )
 
 
 def historic_activity_instances(

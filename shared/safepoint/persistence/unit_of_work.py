@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import ParamSpec, TypeVar
@@ -253,16 +253,24 @@ class UnitOfWork:
     def process_instances(
         self,
         *,
+        process_instance_ids: Collection[str] | None = None,
+        process_definition_id: str | None = None,
         process_definition_key: str | None = None,
         business_key: str | None = None,
         active: bool | None = None,
+        first_result: int = 0,
+        max_results: int | None = None,
     ) -> list[ProcessInstance]:
-        """Process instances matching every filter given, by start time then id."""
+        """Process instances matching every filter given, by start time then id, paged."""
         return queries.process_instances(
             self.connection,
+            process_instance_ids=process_instance_ids,
+            process_definition_id=process_definition_id,
             process_definition_key=process_definition_key,
             business_key=business_key,
             active=active,
+            first_result=first_result,
+            max_results=max_results,
         )
 
     @_translated
@@ -277,21 +285,27 @@ class UnitOfWork:
         process_instance_id: str | None = None,
         with_exception: bool = False,
         no_retries_left: bool = False,
+        with_retries_left: bool = False,
         executable_at: datetime | None = None,
-        job_definition_id: str | None = None,
+        where: Mapping[str, object] | None = None,
+        first_result: int = 0,
+        max_results: int | None = None,
     ) -> list[Job]:
-        """Jobs matching every filter given, by creation time then id.
+        """Jobs matching every filter given, by creation time then id, paged.
 
         ``executable_at``: only jobs with retries left that are due by then (or have no
-        due time).
+        due time); ``where``: attributes equal to the values given.
         """
         return queries.jobs(
             self.connection,
             process_instance_id=process_instance_id,
             with_exception=with_exception,
             no_retries_left=no_retries_left,
+            with_retries_left=with_retries_left,
             executable_at=executable_at,
-            job_definition_id=job_definition_id,
+            where=where,
+            first_result=first_result,
+            max_results=max_results,
         )
 
     @_translated
@@ -318,9 +332,24 @@ class UnitOfWork:
         return queries.find_one(self.connection, TASKS, task_id)
 
     @_translated
-    def tasks(self, process_instance_id: str | None = None) -> list[Task]:
-        """User tasks (of one process instance if given), by creation time then id."""
-        return queries.tasks(self.connection, process_instance_id)
+    def tasks(
+        self,
+        process_instance_id: str | None = None,
+        *,
+        candidate_group: str | None = None,
+        where: Mapping[str, object] | None = None,
+        first_result: int = 0,
+        max_results: int | None = None,
+    ) -> list[Task]:
+        """User tasks matching every filter given, by creation time then id, paged."""
+        return queries.tasks(
+            self.connection,
+            process_instance_id,
+            candidate_group=candidate_group,
+            where=where,
+            first_result=first_result,
+            max_results=max_results,
+        )
 
     @_translated
     def external_task(self, external_task_id: str) -> ExternalTask | None:
@@ -329,10 +358,27 @@ class UnitOfWork:
 
     @_translated
     def external_tasks(
-        self, topic: str | None = None, process_instance_id: str | None = None
+        self,
+        topic: str | None = None,
+        process_instance_id: str | None = None,
+        *,
+        with_retries_left: bool = False,
+        no_retries_left: bool = False,
+        where: Mapping[str, object] | None = None,
+        first_result: int = 0,
+        max_results: int | None = None,
     ) -> list[ExternalTask]:
-        """External tasks matching every filter given, by creation time then id."""
-        return queries.external_tasks(self.connection, topic, process_instance_id)
+        """External tasks matching every filter given, by creation time then id, paged."""
+        return queries.external_tasks(
+            self.connection,
+            topic,
+            process_instance_id,
+            with_retries_left=with_retries_left,
+            no_retries_left=no_retries_left,
+            where=where,
+            first_result=first_result,
+            max_results=max_results,
+        )
 
     @_translated
     def subscriptions(
@@ -354,10 +400,23 @@ class UnitOfWork:
 
     @_translated
     def incidents(
-        self, process_instance_id: str | None = None, *, open_only: bool = True
+        self,
+        process_instance_id: str | None = None,
+        *,
+        open_only: bool = True,
+        where: Mapping[str, object] | None = None,
+        first_result: int = 0,
+        max_results: int | None = None,
     ) -> list[Incident]:
-        """Incidents (of one instance if given; open ones only by default), oldest first."""
-        return queries.incidents(self.connection, process_instance_id, open_only=open_only)
+        """Incidents (open ones only by default) matching every filter given, oldest first."""
+        return queries.incidents(
+            self.connection,
+            process_instance_id,
+            open_only=open_only,
+            where=where,
+            first_result=first_result,
+            max_results=max_results,
+        )
 
     @_translated
     def historic_activity_instances(

@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import Protocol
 
 import pytest
+import sqlalchemy as sa
 
 from safepoint.core.entities import EventSubscription, ProcessInstanceState
 from safepoint.core.state import InstanceState
@@ -63,6 +64,31 @@ def test_process_instances_are_found_by_key_business_key_and_activity(
         assert uow.process_instance("pi-9") is None
 
 
+def test_process_instances_are_found_by_ids_and_definition_and_paged_in_the_database(
+    store: Store, three_instances: list[InstanceState]
+) -> None:
+    statements: list[str] = []
+    sa.event.listen(
+        store.engine, "before_cursor_execute", lambda c, cur, sql, *a: statements.append(sql)
+    )
+    definition_id = three_instances[2].instance.process_definition_id
+    with store.unit_of_work() as uow:
+        assert ids(uow.process_instances(process_instance_ids={"pi-3", "pi-1", "nope"})) == [
+            "pi-1",
+            "pi-3",
+        ]
+        assert ids(uow.process_instances(process_instance_ids=set())) == []
+        assert ids(uow.process_instances(process_definition_id=definition_id)) == ["pi-3"]
+        assert ids(uow.process_instances(first_result=1)) == ["pi-2", "pi-3"]
+        assert ids(uow.process_instances(max_results=2)) == ["pi-1", "pi-2"]
+        assert ids(uow.process_instances(first_result=1, max_results=1)) == ["pi-2"]
+        assert ids(uow.process_instances(max_results=0)) == []
+        statements.clear()
+        assert ids(uow.process_instances(active=True, first_result=1, max_results=5)) == ["pi-3"]
+    (paged,) = statements
+    assert "LIMIT" in paged and "OFFSET" in paged  # not all rows read, then sliced
+
+
 def test_jobs_are_filtered(store: Store, three_instances: list[InstanceState]) -> None:
     t0 = three_instances[0].instance.started_at
     with store.unit_of_work() as uow:
@@ -82,7 +108,13 @@ def test_jobs_are_filtered(store: Store, three_instances: list[InstanceState]) -
             "pi-3-job-1",
             "pi-1-job-2",
         ]
-        assert ids(uow.jobs(job_definition_id="approval:send:before")) == ["pi-3-job-1"]
+        assert ids(uow.jobs(where={"job_definition_id": "approval:send:before"})) == ["pi-3-job-1"]
+        assert ids(uow.jobs(where={"process_definition_key": "invoice", "id": "pi-2-job-1"})) == [
+            "pi-2-job-1"
+        ]
+        assert ids(uow.jobs(with_retries_left=True)) == ["pi-1-job-1", "pi-3-job-1", "pi-1-job-2"]
+        assert ids(uow.jobs(first_result=1, max_results=2)) == ["pi-2-job-1", "pi-3-job-1"]
+        assert ids(uow.jobs(with_retries_left=True, first_result=2)) == ["pi-1-job-2"]
         assert uow.jobs(process_instance_id="pi-3", no_retries_left=True) == []
 
 
@@ -97,6 +129,20 @@ def test_tasks_and_external_tasks_are_found(
         assert ids(uow.external_tasks(topic="send")) == ["pi-1-ext-1", "pi-2-ext-1", "pi-3-ext-1"]
         assert ids(uow.external_tasks(topic="send", process_instance_id="pi-3")) == ["pi-3-ext-1"]
         assert uow.external_tasks(topic="other") == []
+        assert ids(uow.external_tasks(where={"activity_id": "send"}, first_result=2)) == [
+            "pi-3-ext-1"
+        ]
+        assert ids(uow.external_tasks(with_retries_left=True, max_results=1)) == ["pi-1-ext-1"]
+        assert uow.external_tasks(no_retries_left=True) == []
+        assert ids(uow.tasks(where={"assignee": "ann", "name": "Review"}, max_results=2)) == [
+            "pi-1-task-1",
+            "pi-2-task-1",
+        ]
+        assert ids(uow.tasks(candidate_group="management", first_result=1)) == [
+            "pi-2-task-1",
+            "pi-3-task-1",
+        ]
+        assert uow.tasks(candidate_group="manage") == []
         assert uow.external_task("pi-1-ext-1") == three_instances[0].external_tasks["pi-1-ext-1"]
         assert uow.external_task("nope") is None
 
@@ -138,6 +184,11 @@ def test_incidents_history_and_job_logs_are_found(
         assert ids(uow.incidents(open_only=False)) == ["pi-1-inc-1", "pi-2-inc-1", "pi-3-inc-1"]
         assert ids(uow.incidents("pi-2")) == []
         assert uow.incidents("pi-2", open_only=False) == list(three_instances[1].incidents.values())
+        assert ids(uow.incidents(where={"configuration": "pi-3-job-1"})) == ["pi-3-inc-1"]
+        assert ids(uow.incidents(where={"incident_type": "failedJob"}, first_result=1)) == [
+            "pi-3-inc-1"
+        ]
+        assert ids(uow.incidents(open_only=False, max_results=2)) == ["pi-1-inc-1", "pi-2-inc-1"]
         assert ids(uow.historic_activity_instances("pi-1")) == ["review:ai-1"]
         assert ids(uow.job_logs()) == ["pi-1-log-1", "pi-2-log-1", "pi-3-log-1"]
         assert ids(uow.job_logs("pi-2")) == ["pi-2-log-1"]
@@ -182,3 +233,22 @@ def test_setting_retries_by_job_definition_revives_failed_jobs_only(
 def test_negative_retries_are_refused(store: Store) -> None:
     with pytest.raises(BadUserRequest, match="non-negative"), store.unit_of_work() as uow:
         uow.set_job_retries_by_job_definition("invoice:send:before", -1)
+
+
+@pytest.mark.parametrize(
+    "group", ["sales", "sa%es", "sa_es", 'a"b', "back\\slash", "günther", "x,y"]
+)
+def test_a_candidate_group_is_matched_whole_whatever_its_characters(
+    store: Store, new_state: NewState, group: str
+) -> None:
+    state = new_state("pi-1")
+    task = state.tasks["pi-1-task-1"]
+    others = ("sales-eu", "presales", 'x"sales"y', "sa", "les")
+    state.tasks[task.id] = replace(task, candidate_groups=(*others, group))
+    decoy = replace(task, id="pi-1-task-2", candidate_groups=others)
+    state.tasks[decoy.id] = decoy
+    with store.unit_of_work() as uow:
+        uow.insert_instance(state)
+
+    with store.unit_of_work() as uow:
+        assert ids(uow.tasks(candidate_group=group)) == ["pi-1-task-1"]

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from safepoint.contract import from_typed
-from safepoint_engine.api.common import FirstResult, MaxResults, Service, no_content, page
+from safepoint_engine.api.common import FirstResult, MaxResults, Service, no_content
 from safepoint_engine.queries import ExternalTaskQuery
 from safepoint_engine.schemas import (
     CompleteExternalTaskDto,
@@ -47,7 +47,7 @@ def list_external_tasks(
         with_retries_left=with_retries_left,
         no_retries_left=no_retries_left,
     )
-    found = page(service.external_tasks(query), first_result, max_results)
+    found = service.external_tasks(query, first_result or 0, max_results)
     return [ExternalTaskDto.of(task) for task in found]
 
 

@@ -42,7 +42,7 @@ def list_historic_process_instances(
         finished=finished,
         unfinished=unfinished,
     )
-    found = page(service.historic_process_instances(query), first_result, max_results)
+    found = service.historic_process_instances(query, first_result or 0, max_results)
     return [HistoricProcessInstanceDto.of(historic) for historic in found]
 
 

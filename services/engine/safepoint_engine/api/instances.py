@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from safepoint.contract import TypedValue, to_typed
 from safepoint.errors import NotFound
-from safepoint_engine.api.common import FirstResult, MaxResults, Service, links, no_content, page
+from safepoint_engine.api.common import FirstResult, MaxResults, Service, links, no_content
 from safepoint_engine.queries import ProcessInstanceQuery
 from safepoint_engine.schemas import ActivityInstanceDto, ProcessInstanceDto
 from safepoint_engine.service import Unsupported
@@ -42,7 +42,7 @@ def list_process_instances(
         active=active,
         suspended=suspended,
     )
-    found = page(service.process_instances(query), first_result, max_results)
+    found = service.process_instances(query, first_result or 0, max_results)
     return [ProcessInstanceDto.of(i, links(request, f"/process-instance/{i.id}")) for i in found]
 
 

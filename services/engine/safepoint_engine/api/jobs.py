@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 
-from safepoint_engine.api.common import FirstResult, MaxResults, Service, no_content, page
+from safepoint_engine.api.common import FirstResult, MaxResults, Service, no_content
 from safepoint_engine.queries import IncidentQuery, JobQuery
 from safepoint_engine.schemas import IncidentDto, JobDto, RetriesDto
 
@@ -45,7 +45,7 @@ def list_jobs(
         with_retries_left=with_retries_left,
         executable=executable,
     )
-    return [JobDto.of(job) for job in page(service.jobs(query), first_result, max_results)]
+    return [JobDto.of(job) for job in service.jobs(query, first_result or 0, max_results)]
 
 
 @router.get("/job/{job_id}", response_model=JobDto, tags=["Job"])
@@ -104,5 +104,5 @@ def list_incidents(
         configuration=configuration,
         job_definition_id=job_definition_id,
     )
-    found = page(service.incidents(query), first_result, max_results)
+    found = service.incidents(query, first_result or 0, max_results)
     return [IncidentDto.of(incident) for incident in found]

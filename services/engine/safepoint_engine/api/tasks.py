@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from safepoint.contract import TypedValue, from_typed, to_typed
-from safepoint_engine.api.common import FirstResult, MaxResults, Service, no_content, page
+from safepoint_engine.api.common import FirstResult, MaxResults, Service, no_content
 from safepoint_engine.queries import TaskQuery
 from safepoint_engine.schemas import CompleteTaskDto, TaskDto
 
@@ -40,7 +40,7 @@ def list_tasks(
         assignee=assignee,
         candidate_group=candidate_group,
     )
-    return [TaskDto.of(task) for task in page(service.tasks(query), first_result, max_results)]
+    return [TaskDto.of(task) for task in service.tasks(query, first_result or 0, max_results)]
 
 
 @router.get("/task/{task_id}", response_model=TaskDto, tags=["Task"])

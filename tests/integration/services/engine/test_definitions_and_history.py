@@ -140,3 +140,32 @@ def test_history_of_a_completed_instance(
     across_instances = client.get(f"{REST}/history/activity-instance")
     assert across_instances.status_code == 501
     assert "processInstanceId" in across_instances.json()["message"]
+
+
+def test_historic_process_instances_are_paged_after_filtering(
+    client: TestClient, deploy: Callable[..., str], clock: ManualClock
+) -> None:
+    deploy()
+    started = []
+    for n in range(3):
+        response = client.post(
+            f"{REST}/process-definition/key/invoice/start",
+            json={"variables": {"amount": {"value": 10}}, "businessKey": f"ORDER-{n}"},
+        )
+        started.append(response.json()["id"])
+        clock.advance(seconds=1)
+    for _ in range(2):  # the first one runs to its end
+        [job] = client.get(f"{REST}/job", params={"processInstanceId": started[0]}).json()
+        assert client.post(f"{REST}/job/{job['id']}/execute").status_code == 204
+
+    def found(**params: Any) -> list[str]:
+        response = client.get(f"{REST}/history/process-instance", params=params)
+        assert response.status_code == 200, response.text
+        return [instance["id"] for instance in response.json()]
+
+    assert found() == started
+    assert found(firstResult=1, maxResults=1) == [started[1]]
+    assert found(unfinished="true", firstResult=1) == [started[2]]
+    assert found(finished="true", maxResults=5) == [started[0]]
+    assert found(finished="true", unfinished="true") == []
+    assert found(processInstanceId=started[2], firstResult=1) == []

@@ -152,3 +152,25 @@ def test_job_requests_for_unknown_jobs_and_bad_retries(
     assert negative.status_code == 400
     assert negative.json()["type"] == "InvalidRequestException"
     assert client.put(f"{REST}/job/unknown/retries", json={"retries": 1}).status_code == 404
+
+
+def test_jobs_are_filtered_then_paged(
+    client: TestClient, deploy: Callable[..., str], clock: ManualClock
+) -> None:
+    deploy()
+    instances = []
+    for _ in range(3):
+        instances.append(start_invoice(client))
+        clock.advance(seconds=1)
+    jobs = [only_job(client, instance_id) for instance_id in instances]
+
+    def found(**params: Any) -> list[str]:
+        response = client.get(f"{REST}/job", params=params)
+        assert response.status_code == 200, response.text
+        return [job["id"] for job in response.json()]
+
+    assert found() == [job["id"] for job in jobs]
+    assert found(processDefinitionKey="invoice", firstResult=1, maxResults=1) == [jobs[1]["id"]]
+    assert found(jobDefinitionId=jobs[2]["jobDefinitionId"], firstResult=2) == [jobs[2]["id"]]
+    assert found(executable="true", maxResults=0) == []
+    assert found(executionId=instances[0], firstResult=1) == []

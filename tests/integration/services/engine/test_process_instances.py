@@ -141,8 +141,23 @@ def test_process_instance_queries_see_running_instances_only(
     ).json()
     suspended = client.get(f"{REST}/process-instance", params={"suspended": "true"}).json()
     paged = client.get(f"{REST}/process-instance", params={"firstResult": 1, "maxResults": 5})
+    first_only = client.get(f"{REST}/process-instance", params={"maxResults": 1}).json()
+    by_ids = client.get(
+        f"{REST}/process-instance", params={"processInstanceIds": f"{second},unknown"}
+    ).json()
+    by_definition_id = client.get(
+        f"{REST}/process-instance", params={"processDefinitionId": every[0]["definitionId"]}
+    ).json()
+    paged_by_ids = client.get(
+        f"{REST}/process-instance",
+        params={"processInstanceIds": f"{first},{second}", "firstResult": 1},
+    ).json()
 
     assert [i["id"] for i in every] == [first, second]
+    assert [i["id"] for i in first_only] == [first]
+    assert [i["id"] for i in by_ids] == [second]
+    assert [i["id"] for i in by_definition_id] == [first, second]
+    assert [i["id"] for i in paged_by_ids] == [second]
     assert [i["id"] for i in by_key] == [second]
     assert [i["id"] for i in by_definition] == [first, second]
     assert suspended == []
