@@ -81,6 +81,41 @@ async def test_a_thread_handed_to_a_waiter_cancelled_meanwhile_is_given_on() -> 
     assert await second is True
 
 
+async def test_waiters_cancelled_together_do_not_take_the_threads_given_back() -> None:
+    """A closing channel cancels every handler at once: the running ones give back first."""
+    slots = ThreadSlots(1)
+    assert await slots.take()
+    cancelled = [asyncio.create_task(slots.take()) for _ in range(3)]
+    later = asyncio.create_task(slots.take())
+    await asyncio.sleep(0)
+    for task in cancelled:
+        task.cancel()  # their waiters are cancelled now; the tasks have not run yet
+
+    slots.give_back()  # the running job's handler, before the cancelled ones leave
+
+    assert await later is True
+    for task in cancelled:
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    slots.give_back()
+    assert await slots.take() is True  # the thread came back, nothing leaked
+
+
+async def test_closing_with_cancelled_waiters_still_turns_the_others_away() -> None:
+    slots = ThreadSlots(1)
+    assert await slots.take()
+    cancelled = asyncio.create_task(slots.take())
+    waiting = asyncio.create_task(slots.take())
+    await asyncio.sleep(0)
+    cancelled.cancel()
+
+    slots.close()
+
+    assert await waiting is False
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+
+
 def test_at_least_one_thread() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ThreadSlots(0)

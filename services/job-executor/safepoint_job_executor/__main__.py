@@ -132,7 +132,7 @@ async def _run(
         logger.info(
             "no new jobs taken; waiting up to %g s for %d running job(s)",
             grace,
-            consumer.in_flight,
+            consumer.busy_threads,
         )
         draining = loop.create_task(consumer.stop(grace))
         hurried = loop.create_task(hurry.wait())

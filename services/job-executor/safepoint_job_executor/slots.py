@@ -32,7 +32,11 @@ class ThreadSlots:
 
     @property
     def waiting(self) -> int:
-        """How many jobs wait for a thread (safe to read from another thread)."""
+        """How many jobs wait for a thread (safe to read from another thread).
+
+        A waiter cancelled with its task (a closing channel cancels every handler at
+        once) counts until its task runs again and leaves the line.
+        """
         return len(self._waiters)
 
     async def take(self) -> bool:
@@ -61,13 +65,17 @@ class ThreadSlots:
 
     def give_back(self) -> None:
         """Give a taken thread back: to the longest waiting job, or to the free ones."""
-        if self._waiters:
-            self._waiters.popleft().set_result(True)
-        else:
-            self._free += 1
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():  # not cancelled with its task before it could leave
+                waiter.set_result(True)
+                return
+        self._free += 1
 
     def close(self) -> None:
         """Turn every waiting job away (its :meth:`take` returns ``False``), and later ones."""
         self._closed = True
         while self._waiters:
-            self._waiters.popleft().set_result(False)
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(False)

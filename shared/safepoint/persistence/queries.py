@@ -13,6 +13,8 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    func,
+    literal,
     or_,
     select,
     type_coerce,
@@ -64,6 +66,10 @@ def find(
     ``first_result`` and ``max_results`` page in the database: skip that many, return at
     most that many.
     """
+    if first_result < 0 or (max_results is not None and max_results < 0):
+        raise ValueError(
+            f"first_result and max_results cannot be negative ({first_result}, {max_results})"
+        )
     query: Select[Any] = select(rows.table).where(*conditions)
     query = query.order_by(*(rows.table.c[name] for name in order_by))
     if first_result:
@@ -166,19 +172,22 @@ def tasks(
     if process_instance_id is not None:
         conditions.append(table.c.process_instance_id == process_instance_id)
     if candidate_group is not None:
-        # candidate_groups is stored as a JSON array of strings: the group's own JSON
-        # string is in that text exactly when the group is one of them (the column is
-        # compared as text, so the pattern is not bound as a tuple of groups).
-        conditions.append(
-            type_coerce(table.c.candidate_groups, String).like(
-                "%" + _like_escaped(json.dumps(candidate_group)) + "%", escape="\\"
-            )
-        )
+        conditions.append(_has_element(table.c.candidate_groups, candidate_group))
     return find(connection, TASKS, conditions, first_result=first_result, max_results=max_results)
 
 
-def _like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _has_element(column: ColumnElement[Any], element: str) -> Condition:
+    """Whether the JSON array of strings stored in ``column`` holds ``element``, exactly.
+
+    The array is stored as compact JSON text (``["a","b"]``). Wrapped in commas instead of
+    brackets (``,"a","b",``), it holds ``,"element",`` exactly when ``element`` is one of
+    its strings: a quote inside a string is escaped, so ``"`` next to a comma is a string's
+    delimiter. ``replace`` compares case-sensitively on every database (SQLite's ``LIKE``
+    does not), and needs no escaping.
+    """
+    text = type_coerce(column, String)
+    wrapped = literal(",") + func.substr(text, 2, func.length(text) - 2) + literal(",")
+    return func.replace(wrapped, "," + json.dumps(element) + ",", "") != wrapped
 
 
 def external_tasks(

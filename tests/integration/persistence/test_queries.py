@@ -236,14 +236,14 @@ def test_negative_retries_are_refused(store: Store) -> None:
 
 
 @pytest.mark.parametrize(
-    "group", ["sales", "sa%es", "sa_es", 'a"b', "back\\slash", "günther", "x,y"]
+    "group", ["sales", "sa%es", "sa_es", 'a"b', "back\\slash", "günther", "x,y", ",", ""]
 )
 def test_a_candidate_group_is_matched_whole_whatever_its_characters(
     store: Store, new_state: NewState, group: str
 ) -> None:
     state = new_state("pi-1")
     task = state.tasks["pi-1-task-1"]
-    others = ("sales-eu", "presales", 'x"sales"y', "sa", "les")
+    others = ("sales-eu", "presales", 'x"sales"y', 'x"sales', 'sales"y', "Sales", "SALES")
     state.tasks[task.id] = replace(task, candidate_groups=(*others, group))
     decoy = replace(task, id="pi-1-task-2", candidate_groups=others)
     state.tasks[decoy.id] = decoy
@@ -252,3 +252,11 @@ def test_a_candidate_group_is_matched_whole_whatever_its_characters(
 
     with store.unit_of_work() as uow:
         assert ids(uow.tasks(candidate_group=group)) == ["pi-1-task-1"]
+        assert ids(uow.tasks(candidate_group="sales-eu")) == ["pi-1-task-1", "pi-1-task-2"]
+
+
+def test_a_negative_page_is_refused(store: Store) -> None:
+    with store.unit_of_work() as uow, pytest.raises(ValueError, match="negative"):
+        uow.jobs(first_result=-1)
+    with store.unit_of_work() as uow, pytest.raises(ValueError, match="negative"):
+        uow.incidents(max_results=-5)
