@@ -1,11 +1,12 @@
 """The job-executor's consumer: job messages from ``safepoint.jobs``, each run in a worker thread.
 
 Up to ``prefetch`` messages are unacknowledged at a time (8 × the worker threads by
-default), and ``concurrency`` worker threads run them. A delivered message waits on the
-event loop, unacknowledged, for a free thread (:mod:`safepoint_job_executor.slots`) and,
-if it is an exclusive job whose process instance already has an exclusive job running
-here, for its turn (:mod:`safepoint_job_executor.turns`), rather than in a thread blocked
-on the instance's row lock. A message is settled only after its job's transaction has
+default), and ``concurrency`` worker threads run them. A delivered message goes to the
+thread pool's queue, which a thread that finishes a job takes its next one from without
+waiting for the event loop; an exclusive job whose process instance already has an
+exclusive job running here first waits for its turn on the event loop
+(:mod:`safepoint_job_executor.turns`), rather than in a thread blocked on the instance's
+row lock. A message is settled only after its job's transaction has
 committed and the next jobs were published (commit → publish → ack: the worker thread
 commits and returns what it committed, the event loop publishes it with confirms, then
 acks): a crash at any point leaves the message unacknowledged, and RabbitMQ redelivers it
@@ -13,10 +14,10 @@ to another executor.
 
 Stopping (:meth:`JobConsumer.stop`) cancels the consumer first, so no new message
 arrives, and requeues every message that has not started, for another executor: at once
-if it waits for a thread, when its turn comes if it waits behind a running job of its
-instance. Then it waits for the running jobs, whose messages are then settled. What
-still runs when the wait is over stays unacknowledged, and is redelivered once the
-channel closes.
+if it waits in the pool's queue (its work is cancelled there), when its turn comes if it
+waits behind a running job of its instance. Then it waits for the running jobs, whose
+messages are then settled. What still runs when the wait is over stays unacknowledged,
+and is redelivered once the channel closes.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ from safepoint.messaging import (
 )
 from safepoint.messaging.outbox import OutboxRelay
 from safepoint_job_executor.service import Decision, JobExecution, Settle
-from safepoint_job_executor.slots import ThreadSlots
 from safepoint_job_executor.turns import InstanceTurns
 
 PREFETCH_PER_THREAD = 8
@@ -95,7 +95,6 @@ class JobConsumer:
         self._relay = relay
         self._concurrency = concurrency
         self._prefetch = prefetch
-        self._threads = ThreadSlots(concurrency)
         self._topology = topology or Topology()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="job")
         self._busy_threads = 0
@@ -161,14 +160,14 @@ class JobConsumer:
             return DeadLetter(f"{incoming.message_type} is not a job message")
         with log_context(process_instance_id=message.process_instance_id, job_id=message.job_id):
             if not message.exclusive:
-                ran = await self._when_a_thread_is_free(message, incoming.delivery_count)
+                ran = await self._in_thread(message, incoming.delivery_count)
             else:
                 instance_id = message.process_instance_id
                 waits = self._turns.busy(instance_id)
                 async with self._turns.turn(instance_id):
                     if waits:
                         self._metrics.instance_waits.inc()
-                    ran = await self._when_a_thread_is_free(message, incoming.delivery_count)
+                    ran = await self._in_thread(message, incoming.delivery_count)
             if ran is None:  # stopping before it started: another executor runs it
                 return REQUEUE
             decision, committed = ran
@@ -176,30 +175,27 @@ class JobConsumer:
                 await self._relay.publish_committed(committed)
             return await self._outcome(decision)
 
-    async def _when_a_thread_is_free(
-        self, message: ExecuteJob, delivery_count: int
-    ) -> tuple[Decision, list[CommandOutcome]] | None:
-        """Run the job once a worker thread is free; ``None`` if the consumer stops first."""
-        if not await self._threads.take():
-            return None
-        try:
-            return await self._in_thread(message, delivery_count)
-        finally:
-            self._threads.give_back()
-
     async def _in_thread(
         self, message: ExecuteJob, delivery_count: int
-    ) -> tuple[Decision, list[CommandOutcome]]:
+    ) -> tuple[Decision, list[CommandOutcome]] | None:
+        """Run the job in a worker thread; ``None`` if the consumer stops before it starts."""
+        if self._stopping.is_set():
+            return None
         # The worker thread runs under this task's context (the consumer span's, and the
         # job's ids for its log lines).
         context = contextvars.copy_context()
-        # A handler cancelled when its channel closes gives its thread and its instance's
-        # turn up while the thread goes on (waiting for it would hold a stop past its grace
-        # period): the pool's next job waits for that thread in the pool's queue, and a
-        # redelivered job of the instance may wait for the row lock, as before turns.
-        return await asyncio.get_running_loop().run_in_executor(
-            self._pool, functools.partial(context.run, self._run, message, delivery_count)
-        )
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._pool, functools.partial(context.run, self._run, message, delivery_count)
+            )
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._stopping.is_set() and task is not None and not task.cancelling():
+                return None  # taken off the pool's queue by stop() before it started
+            # A handler cancelled when its channel closes gives its instance's turn up
+            # while the thread goes on (waiting for it would hold a stop past its grace
+            # period): a redelivered job of the instance may then wait for the row lock.
+            raise
 
     def _run(
         self, message: ExecuteJob, delivery_count: int
@@ -235,7 +231,8 @@ class JobConsumer:
         unacknowledged and are redelivered when the channel closes.
         """
         self._stopping.set()
-        self._threads.close()  # what has not started is requeued now
+        # What waits in the pool's queue is cancelled there, and requeued now.
+        self._pool.shutdown(wait=False, cancel_futures=True)
         if self._consumer is not None:
             await self._consumer.stop(timeout=grace)
 

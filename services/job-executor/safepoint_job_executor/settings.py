@@ -45,8 +45,8 @@ class ExecutorSettings(BaseModel):
         ge=1,
         le=65535,
         description="job messages taken from the broker ahead, unacknowledged, at least "
-        "`concurrency` (8 × `concurrency` when unset): what waits for a thread or for its "
-        "instance's turn waits here, and is requeued at once on shutdown",
+        "`concurrency` (8 × `concurrency` when unset); on shutdown, what waits for a thread "
+        "is requeued at once, what waits for its instance's turn when that turn comes",
     )
     job_lease_seconds: float = Field(
         default=60.0,
