@@ -245,6 +245,10 @@ def list_deployments(
     max_results: Annotated[int | None, Query(alias="maxResults", ge=0)] = None,
 ) -> list[DeploymentDto]:
     """Deployments, oldest first unless ``sortBy`` (id, name, deploymentTime) says otherwise."""
+    if (sort_by is None) != (sort_order is None):  # Camunda asks for both or neither
+        raise BadUserRequest(
+            "Only a single sorting parameter specified. sortBy and sortOrder required"
+        )
     query = DeploymentQuery(
         deployment_id=deployment_id,
         name=name,

@@ -28,6 +28,17 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
+JSON_ERRORS: dict[int | str, dict[str, object]] = {
+    status: {
+        "description": error["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ExceptionDto"}}},
+    }
+    for status, error in ERRORS.items()
+}
+"""``ERRORS`` for a route whose own answer is not JSON (FastAPI would document its errors
+with the route's media type): the errors are JSON all the same."""
+
+
 def get_service(request: Request) -> EngineService:
     """The service the lifespan opened (FastAPI dependency)."""
     service: EngineService = request.app.state.service

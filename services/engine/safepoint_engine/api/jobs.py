@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 
-from safepoint_engine.api.common import FirstResult, MaxResults, Service, no_content
+from safepoint_engine.api.common import (
+    JSON_ERRORS,
+    FirstResult,
+    MaxResults,
+    Service,
+    no_content,
+)
 from safepoint_engine.queries import IncidentQuery, JobQuery
 from safepoint_engine.schemas import IncidentDto, JobDto, RetriesDto
 
@@ -71,7 +77,7 @@ def set_job_retries(service: Service, job_id: str, body: RetriesDto) -> Response
 @router.get(
     "/job/{job_id}/stacktrace",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}}},
+    responses={200: {"content": {"text/plain": {}}}, **JSON_ERRORS},
     tags=["Job"],
 )
 def get_job_stacktrace(service: Service, job_id: str) -> PlainTextResponse:

@@ -266,7 +266,14 @@ def test_list_and_get_deployments(client: TestClient, clock: ManualClock) -> Non
     missing = client.get(f"{REST}/deployment/unknown")
     assert missing.status_code == 404
     assert missing.json()["type"] == "InvalidRequestException"
-    assert client.get(f"{REST}/deployment", params={"sortBy": "size"}).status_code == 400
+    unknown_key = client.get(f"{REST}/deployment", params={"sortBy": "size", "sortOrder": "asc"})
+    assert unknown_key.status_code == 400
+    for half in ({"sortBy": "name"}, {"sortOrder": "desc"}):  # Camunda wants both or neither
+        alone = client.get(f"{REST}/deployment", params=half)
+        assert alone.status_code == 400
+        assert alone.json()["message"] == (
+            "Only a single sorting parameter specified. sortBy and sortOrder required"
+        )
     assert client.get(f"{REST}/deployment", params={"after": "yesterday"}).status_code == 400
 
 

@@ -144,6 +144,11 @@ def test_the_openapi_document_lists_the_400_it_answers_not_fastapis_422(
     start = schema["paths"][f"{REST}/process-definition/key/{{key}}/start"]["post"]
     assert {"400", "404", "409", "500", "501"} <= set(start["responses"])
     assert "HTTPValidationError" not in schema["components"]["schemas"]
+    # A route answering plain text still answers its errors in JSON, and says so.
+    stacktrace = schema["paths"][f"{REST}/job/{{job_id}}/stacktrace"]["get"]["responses"]
+    assert set(stacktrace["200"]["content"]) == {"text/plain"}
+    for status in ("400", "404", "500"):
+        assert set(stacktrace[status]["content"]) == {"application/json"}, status
 
 
 def test_a_body_over_the_limit_is_413_declared_or_streamed(
