@@ -76,4 +76,5 @@ class ProcessDefinitionDto(CamundaModel):
             resource=definition.resource_name,
             deployment_id=definition.deployment_id,
             version_tag=definition.version_tag,
+            history_time_to_live=definition.history_time_to_live,
         )

@@ -20,6 +20,8 @@ class ProcessDefinition:
     resource_name: str
     name: str | None = None
     version_tag: str | None = None
+    history_time_to_live: int | None = None
+    """Days, from ``camunda:historyTimeToLive``; Safepoint does not remove history by it."""
 
 
 @dataclass(frozen=True, slots=True)

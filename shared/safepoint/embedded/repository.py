@@ -66,6 +66,8 @@ def deploy_resources(
                     deployment_id=deployment_id,
                     resource_name=resource,
                     name=process.name,
+                    version_tag=process.version_tag,
+                    history_time_to_live=process.history_time_to_live,
                 )
             )
     deployment = Deployment(

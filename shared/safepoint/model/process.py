@@ -38,7 +38,9 @@ class Process:
     start_event_ids: tuple[str, ...] = ()
     listeners: tuple[ExecutionListener, ...] = ()
     job_priority: str | None = None
-    history_time_to_live: str | None = None
+    history_time_to_live: int | None = None
+    """``camunda:historyTimeToLive``, in days (kept with the definition, not enforced)."""
+    version_tag: str | None = None
     line: int | None = field(default=None, compare=False)
 
     def node(self, node_id: str) -> FlowNode:

@@ -86,6 +86,7 @@ process_definitions = Table(
     Column("resource_name", String, nullable=False),
     Column("name", String),
     Column("version_tag", String),
+    Column("history_time_to_live", Integer),
     PrimaryKeyConstraint("id", name="pk_process_definitions"),
     UniqueConstraint("key", "version", name="uq_process_definitions_key_version"),
     Index("ix_process_definitions_deployment_id", "deployment_id"),

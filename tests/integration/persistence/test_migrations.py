@@ -8,7 +8,7 @@ from safepoint.persistence.engine import is_in_memory_sqlite
 from safepoint.persistence.store import Store
 from safepoint.persistence.tables import metadata
 
-HEAD = "0004"
+HEAD = "0005"
 """The newest migration."""
 
 
@@ -73,7 +73,8 @@ def test_upgrading_a_0001_database_keeps_its_instances(database_url: str) -> Non
 def test_downgrading_to_0002_and_upgrading_again_gives_the_same_schema(
     database_url: str,
 ) -> None:
-    """0003 and 0004 undo cleanly: the processed commands and the open-row indexes go."""
+    """0003 to 0005 undo cleanly: the processed commands, the open-row indexes and the
+    definitions' history time to live go."""
     store = Store(database_url)
     try:
         store.migrate()
@@ -88,6 +89,8 @@ def test_downgrading_to_0002_and_upgrading_again_gives_the_same_schema(
                 for index in inspector.get_indexes(table)
             }
             assert not indexes & {"ix_historic_activity_instances_open", "ix_incidents_open"}
+            columns = {c["name"] for c in inspector.get_columns("process_definitions")}
+            assert "history_time_to_live" not in columns
 
         store.migrate()
 
@@ -104,5 +107,29 @@ def test_downgrading_to_0002_and_upgrading_again_gives_the_same_schema(
                 expected = str(declared.dialect_options[dialect]["where"])
                 where = str(built.get("dialect_options", {}).get(f"{dialect}_where", ""))
                 assert where.replace("(", "").replace(")", "") == expected
+    finally:
+        store.dispose()
+
+
+def test_upgrading_a_0004_database_keeps_its_definitions(database_url: str) -> None:
+    """A definition deployed before 0005 has no history time to live, and still loads."""
+    migrate.upgrade(database_url, revision="0004")
+    store = Store(database_url)
+    try:
+        with store.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO deployments (id, name, deployed_at, source, resource_names) "
+                "VALUES ('d', NULL, '2026-01-01 10:00:00.000000+00:00', NULL, '[]')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO process_definitions (id, key, version, deployment_id, "
+                "resource_name, name, version_tag) VALUES ('p:1:d', 'p', 1, 'd', 'p.bpmn', "
+                "NULL, NULL)"
+            )
+        store.migrate()
+        with store.unit_of_work() as uow:
+            definition = uow.process_definition("p:1:d")
+        assert definition is not None
+        assert definition.history_time_to_live is None
     finally:
         store.dispose()

@@ -289,3 +289,45 @@ def test_a_loop_marker_on_a_sub_process_is_reported_on_the_sub_process() -> None
         '<bpmn:subProcess id="s"><bpmn:multiInstanceLoopCharacteristics/>'
         '<bpmn:startEvent id="inner"/></bpmn:subProcess>'
     ) == [("s", "unsupported element bpmn:multiInstanceLoopCharacteristics")]
+
+
+def _process_with(attributes: str) -> bytes:
+    return (
+        f'{HEAD}<bpmn:process id="p" isExecutable="true" {attributes}>\n'
+        '<bpmn:startEvent id="start"/>\n</bpmn:process>\n</bpmn:definitions>\n'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("written", "days"),
+    [("180", 180), ("P30D", 30), ("0", 0), ("+5", 5), ("", None), ("2147483647", 2147483647)],
+)
+def test_history_time_to_live_is_days_as_camunda_parses_it(written: str, days: int | None) -> None:
+    process = parse_definitions(_process_with(f'camunda:historyTimeToLive="{written}"'))
+    assert process.process("p").history_time_to_live == days
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("-1", "Cannot parse historyTimeToLive: negative value is not allowed"),
+        ("P-1D", "is neither a number of days nor P<days>D"),
+        ("P1M", "is neither a number of days nor P<days>D"),
+        ("${ttl}", "is neither a number of days nor P<days>D"),
+        ("2147483648", "is neither a number of days nor P<days>D"),
+        (" 5", "is neither a number of days nor P<days>D"),
+    ],
+)
+def test_a_history_time_to_live_camunda_cannot_parse_is_a_problem(
+    written: str, message: str
+) -> None:
+    with pytest.raises(BpmnParseError) as caught:
+        parse_definitions(_process_with(f'camunda:historyTimeToLive="{written}"'))
+    [problem] = caught.value.problems
+    assert problem.element_id == "p"
+    assert message in problem.message
+
+
+def test_the_version_tag_is_kept() -> None:
+    process = parse_definitions(_process_with('camunda:versionTag="2.1-rc"')).process("p")
+    assert process.version_tag == "2.1-rc"

@@ -77,7 +77,7 @@ def test_deploy_over_http(client: TestClient, published: list[DeploymentCreated]
                 "suspended": False,
                 "tenantId": None,
                 "versionTag": None,
-                "historyTimeToLive": None,
+                "historyTimeToLive": 180,  # camunda:historyTimeToLive="180"
                 "startableInTasklist": True,
             }
         },
@@ -114,6 +114,9 @@ def test_each_deployment_gives_its_processes_their_next_version(
 
     versions = {d["key"]: d["version"] for d in second["deployedProcessDefinitions"].values()}
     assert versions == {"invoice": 2, "order": 1}
+    # camunda:versionTag="1.2" camunda:historyTimeToLive="P30D" on the order process
+    (order,) = [d for d in second["deployedProcessDefinitions"].values() if d["key"] == "order"]
+    assert (order["versionTag"], order["historyTimeToLive"]) == ("1.2", 30)
     assert first["id"] != second["id"]
     assert len(published) == 2
 

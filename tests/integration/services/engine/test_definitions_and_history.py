@@ -47,7 +47,7 @@ def test_process_definitions(client: TestClient, deploy: Callable[..., str]) -> 
         "suspended": False,
         "tenantId": None,
         "versionTag": None,
-        "historyTimeToLive": None,
+        "historyTimeToLive": 180,  # camunda:historyTimeToLive="180"
         "startableInTasklist": True,
     }
     assert by_key.json()["id"] == f"invoice:2:{second}"
