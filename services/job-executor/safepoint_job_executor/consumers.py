@@ -4,7 +4,7 @@ Up to ``prefetch`` messages are unacknowledged at a time (8 × the worker thread
 default), and ``concurrency`` worker threads run them. A delivered message goes to the
 thread pool's queue, which a thread that finishes a job takes its next one from without
 waiting for the event loop; an exclusive job whose process instance already has an
-exclusive job running here first waits for its turn on the event loop
+exclusive job running or queued here first waits for its turn on the event loop
 (:mod:`safepoint_job_executor.turns`), rather than in a thread blocked on the instance's
 row lock. A message is settled only after its job's transaction has
 committed and the next jobs were published (commit → publish → ack: the worker thread
@@ -192,9 +192,11 @@ class JobConsumer:
             task = asyncio.current_task()
             if self._stopping.is_set() and task is not None and not task.cancelling():
                 return None  # taken off the pool's queue by stop() before it started
-            # A handler cancelled when its channel closes gives its instance's turn up
-            # while the thread goes on (waiting for it would hold a stop past its grace
-            # period): a redelivered job of the instance may then wait for the row lock.
+            # A handler cancelled when its channel closes cancels its job if the job
+            # still waits in the pool's queue; a running one goes on in its thread while
+            # the handler gives its instance's turn up (waiting for it would hold a stop
+            # past its grace period): a redelivered job of the instance may then wait for
+            # the row lock.
             raise
 
     def _run(

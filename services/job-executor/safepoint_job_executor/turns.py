@@ -7,14 +7,15 @@ the other). A fork publishes its branches' jobs together, and without turns the
 executor's worker threads would take several of them at once: all but one would wait
 for the row lock inside an open transaction, each holding a thread and a database
 connection, and read the instance again once it got the lock. With turns, a job message
-whose instance already has an exclusive job running in this process waits on the event
-loop, unacknowledged, until that job's transaction is over; no thread or connection is
-held for it. Waiting messages still count against the consumer's prefetch (8 messages
-per worker thread by default): while they are fewer than that, the threads run the
-jobs of other instances; a fork wider than that fills the prefetch and runs one job at a
-time here (it could not run faster: its jobs exclude each other). The row lock still decides
-between processes: turns only keep one process from queueing on its own lock. A
-message requeued when the consumer stops counts as a delivery (``x-delivery-count``).
+whose instance already has an exclusive job running (or queued for a thread) in this
+process waits on the event loop, unacknowledged, until that job's transaction is over;
+no thread or connection is held for it. Waiting messages still count against the
+consumer's prefetch (8 messages per worker thread by default): while they are fewer than
+that, the threads run the jobs of other instances; a fork wider than that fills the
+prefetch and runs one job at a time here (it could not run faster: its jobs exclude each
+other). The row lock still decides between processes: turns only keep one process from
+queueing on its own lock. A message requeued when the consumer stops counts as a
+delivery (``x-delivery-count``).
 """
 
 from __future__ import annotations

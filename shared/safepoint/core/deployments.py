@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+
+_TTL_DAYS = re.compile(r"P(\d+)D", re.ASCII)
+_JAVA_INT = re.compile(r"[+-]?\d+", re.ASCII)
+_INT_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +44,24 @@ class Deployment:
 def process_definition_id(key: str, version: int, deployment_id: str) -> str:
     """Camunda's process definition id: ``key:version:deploymentId``."""
     return f"{key}:{version}:{deployment_id}"
+
+
+def history_time_to_live_days(written: str | None) -> int | None:
+    """``camunda:historyTimeToLive`` in days, as Camunda's ``ParseUtil`` reads it.
+
+    An integer, or ``P<days>D``; empty or missing is ``None``.
+
+    Raises:
+        ValueError: negative, beyond an Integer, or neither form (Camunda's message).
+    """
+    if not written:
+        return None
+    days = _TTL_DAYS.fullmatch(written)
+    text = days.group(1) if days else written
+    if not _JAVA_INT.fullmatch(text) or int(text) > _INT_MAX:
+        raise ValueError(
+            f"Cannot parse historyTimeToLive: {written!r} is neither a number of days nor P<days>D"
+        )
+    if int(text) < 0:
+        raise ValueError("Cannot parse historyTimeToLive: negative value is not allowed")
+    return int(text)

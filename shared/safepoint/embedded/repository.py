@@ -7,7 +7,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from safepoint.core.deployments import Deployment, ProcessDefinition, process_definition_id
+from safepoint.core.deployments import (
+    Deployment,
+    ProcessDefinition,
+    history_time_to_live_days,
+    process_definition_id,
+)
 from safepoint.errors import BpmnParseError, NotFound, Problem
 from safepoint.model import Definitions, Process
 from safepoint.parser import parse_definitions
@@ -46,6 +51,8 @@ def deploy_resources(
             parsed[resource] = parse_definitions(data, resource_name=resource)
         except BpmnParseError as error:
             problems.extend(error.problems)
+            continue
+        problems.extend(_deployment_problems(parsed[resource], resource))
     if problems:
         raise BpmnParseError(problems)
     if not parsed:
@@ -67,7 +74,7 @@ def deploy_resources(
                     resource_name=resource,
                     name=process.name,
                     version_tag=process.version_tag,
-                    history_time_to_live=process.history_time_to_live,
+                    history_time_to_live=history_time_to_live_days(process.history_time_to_live),
                 )
             )
     deployment = Deployment(
@@ -79,6 +86,17 @@ def deploy_resources(
     )
     uow.add_deployment(deployment, payloads)
     return deployment
+
+
+def _deployment_problems(document: Definitions, resource: str) -> list[Problem]:
+    """What only a new deployment refuses (a stored definition still loads with it)."""
+    problems: list[Problem] = []
+    for process in document.processes:
+        try:
+            history_time_to_live_days(process.history_time_to_live)
+        except ValueError as exc:
+            problems.append(Problem(str(exc), process.line, process.id, resource))
+    return problems
 
 
 def _refuse_duplicate_keys(parsed: Mapping[str, Definitions]) -> None:

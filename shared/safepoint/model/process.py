@@ -38,8 +38,8 @@ class Process:
     start_event_ids: tuple[str, ...] = ()
     listeners: tuple[ExecutionListener, ...] = ()
     job_priority: str | None = None
-    history_time_to_live: int | None = None
-    """``camunda:historyTimeToLive``, in days (kept with the definition, not enforced)."""
+    history_time_to_live: str | None = None
+    """``camunda:historyTimeToLive`` as written; checked and turned into days at deployment."""
     version_tag: str | None = None
     line: int | None = field(default=None, compare=False)
 

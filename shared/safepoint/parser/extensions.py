@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from typing import TypedDict
 
@@ -157,34 +156,6 @@ def job_priority(element: etree._Element, ctx: ParseContext, owner_id: str | Non
         ctx.problem(message, element, owner_id)
         return None
     return value
-
-
-_TTL_DAYS = re.compile(r"P(\d+)D")
-_JAVA_INT = re.compile(r"[+-]?\d+")
-_INT_MAX = 2**31 - 1
-
-
-def history_time_to_live(
-    element: etree._Element, ctx: ParseContext, owner_id: str | None
-) -> int | None:
-    """``camunda:historyTimeToLive`` in days: an integer, or ``P<days>D`` (Camunda's ParseUtil)."""
-    raw = element.get(camunda("historyTimeToLive"))
-    if not raw:
-        return None
-    days = _TTL_DAYS.fullmatch(raw)
-    text = days.group(1) if days else raw
-    if not _JAVA_INT.fullmatch(text) or int(text) > _INT_MAX:
-        message = (
-            f"Cannot parse historyTimeToLive: {raw!r} is neither a number of days nor P<days>D"
-        )
-        ctx.problem(message, element, owner_id)
-        return None
-    if int(text) < 0:
-        ctx.problem(
-            "Cannot parse historyTimeToLive: negative value is not allowed", element, owner_id
-        )
-        return None
-    return int(text)
 
 
 def parse_retry_cycle(element: etree._Element, ctx: ParseContext, owner_id: str) -> str | None:

@@ -23,7 +23,6 @@ from safepoint.parser.extensions import (
     NODE_EVENTS,
     check_ignorable_extension,
     extension_elements,
-    history_time_to_live,
     job_priority,
     parse_listener,
 )
@@ -100,7 +99,7 @@ def parse_process(element: etree._Element, ctx: ParseContext) -> Process | None:
         start_event_ids=start_ids,
         listeners=tuple(listeners),
         job_priority=priority,
-        history_time_to_live=history_time_to_live(element, ctx, process_id),
+        history_time_to_live=element.get(camunda("historyTimeToLive")),
         version_tag=element.get(camunda("versionTag")),
         line=line_of(element),
     )

@@ -59,7 +59,7 @@ def test_only_the_executable_process_is_deployed(definitions: Definitions) -> No
 def test_process_attributes_and_listeners(process: Process) -> None:
     assert process.name == "Order fulfilment"
     assert process.job_priority == "10"
-    assert process.history_time_to_live == 30
+    assert process.history_time_to_live == "P30D"
     assert process.version_tag == "1.2"
     assert process.listeners == (
         ExecutionListener(

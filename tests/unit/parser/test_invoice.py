@@ -31,7 +31,7 @@ def test_invoice_parses_with_its_async_markers_and_delegates() -> None:
     assert definitions.target_namespace == "http://bpmn.io/schema/bpmn"
     process = definitions.process("invoice")
     assert process.name == "Invoice"
-    assert process.history_time_to_live == 180
+    assert process.history_time_to_live == "180"
     assert process.start_event_ids == ("StartEvent_InvoiceReceived",)
     assert isinstance(process.initial_start_event(process.id), StartEvent)
 

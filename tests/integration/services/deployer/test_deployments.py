@@ -159,6 +159,22 @@ def test_invalid_bpmn_is_refused_with_every_problem(
     assert published == []
 
 
+def test_a_history_time_to_live_camunda_cannot_parse_is_refused_at_deployment(
+    client: TestClient, published: list[DeploymentCreated]
+) -> None:
+    bad = INVOICE.replace(b'camunda:historyTimeToLive="180"', b'camunda:historyTimeToLive="P1Y"')
+
+    response = deploy(client, {"invoice.bpmn": bad})
+
+    assert response.status_code == 400
+    [problem] = response.json()["problems"]
+    assert problem["elementId"] == "invoice"
+    assert problem["line"] == 3
+    assert problem["message"].startswith("Cannot parse historyTimeToLive: 'P1Y'")
+    assert client.get(f"{REST}/deployment").json() == []
+    assert published == []
+
+
 def test_a_document_that_is_not_xml_is_refused_with_its_line(client: TestClient) -> None:
     response = deploy(client, {"broken.bpmn": b"<?xml version='1.0'?>\n<definitions>\n<oops"})
 
