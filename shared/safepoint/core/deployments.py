@@ -58,10 +58,11 @@ def history_time_to_live_days(written: str | None) -> int | None:
         return None
     days = _TTL_DAYS.fullmatch(written)
     text = days.group(1) if days else written
-    if not _JAVA_INT.fullmatch(text) or int(text) > _INT_MAX:
+    number = int(text) if _JAVA_INT.fullmatch(text) else None
+    if number is None or number > _INT_MAX:
         raise ValueError(
             f"Cannot parse historyTimeToLive: {written!r} is neither a number of days nor P<days>D"
         )
-    if int(text) < 0:
+    if number < 0:
         raise ValueError("Cannot parse historyTimeToLive: negative value is not allowed")
-    return int(text)
+    return number
