@@ -132,8 +132,22 @@ def _fork_join() -> bytes:
     )
 
 
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str] | None]]:
+    """Every late read of a job's run: the collection, and the ids asked for (None: all)."""
+    seen: list[tuple[str, list[str] | None]] = []
+    load_others = instances._load_others
+
+    def recording(connection: Any, snapshot: Any, collection: Any, entity_ids: Any = None) -> Any:
+        seen.append((collection.attribute, None if entity_ids is None else list(entity_ids)))
+        return load_others(connection, snapshot, collection, entity_ids)
+
+    monkeypatch.setattr(instances, "_load_others", recording)
+    return seen
+
+
 def test_the_join_ends_the_waiting_tokens_activity_instances_it_did_not_read_at_first(
-    forking: Engine,
+    forking: Engine, reads: list[tuple[str, list[str] | None]]
 ) -> None:
     with forking:
         forking.deploy("joining", {"joining.bpmn": _fork_join()})
@@ -143,13 +157,56 @@ def test_the_join_ends_the_waiting_tokens_activity_instances_it_did_not_read_at_
         waiting = [h for h in forking.history(instance.id) if h.activity_id == "join"]
         assert len(waiting) == 2
         assert all(h.ended_at is None for h in waiting)
+        reads.clear()
 
         _run(forking, _job_at(forking, instance.id, "c"))
+
+        # The two waiting tokens' activity instances are read together, in one read (the
+        # fork folding back then reads whatever is left of them all).
+        assert [(name, sorted(ids)) for name, ids in reads if ids is not None] == [
+            ("activity_instances", sorted(h.id for h in waiting))
+        ]
 
         assert forking.process_instance(instance.id).ended
         history = forking.history(instance.id)
         assert [h.activity_id for h in history if h.activity_id == "join"] == ["join"] * 3
         assert [h for h in history if h.ended_at is None] == []
+
+
+def test_a_terminate_end_reads_the_cancelled_branches_activity_instances_together(
+    forking: Engine, reads: list[tuple[str, list[str] | None]]
+) -> None:
+    model = definitions(
+        process(
+            "terminating",
+            element("startEvent", "start"),
+            element("parallelGateway", "fork"),
+            element("serviceTask", "a", camunda__asyncBefore="true", camunda__expression="${1}"),
+            element("userTask", "b"),
+            element("userTask", "c"),
+            element("endEvent", "end_a", body=TERMINATE),
+            element("endEvent", "end_b"),
+            element("endEvent", "end_c"),
+            flow("start", "fork"),
+            *(flow("fork", name) for name in ("a", "b", "c")),
+            *(flow(name, f"end_{name}") for name in ("a", "b", "c")),
+        )
+    )
+    with forking:
+        forking.deploy("terminating", {"terminating.bpmn": model})
+        instance = forking.start_process_instance_by_key("terminating")
+        tasks = [h for h in forking.history(instance.id) if h.activity_id in ("b", "c")]
+        assert len(tasks) == 2
+        reads.clear()
+
+        _run(forking, _job_at(forking, instance.id, "a"))
+
+        assert forking.process_instance(instance.id).ended
+        assert [(name, sorted(ids)) for name, ids in reads if ids is not None] == [
+            ("activity_instances", sorted(h.id for h in tasks))
+        ]
+        cancelled = [h for h in forking.history(instance.id) if h.activity_id in ("b", "c")]
+        assert all(h.canceled and h.ended_at is not None for h in cancelled)
 
 
 def _fork_of_sub_processes() -> bytes:
@@ -186,16 +243,8 @@ def _fork_of_sub_processes() -> bytes:
 
 
 def test_a_sub_process_ending_reads_its_own_activity_instance_alone(
-    forking: Engine, monkeypatch: pytest.MonkeyPatch
+    forking: Engine, reads: list[tuple[str, list[str] | None]]
 ) -> None:
-    reads: list[tuple[str, str | None]] = []
-    load_others = instances._load_others
-
-    def recording(connection: Any, snapshot: Any, collection: Any, entity_id: Any = None) -> Any:
-        reads.append((collection.attribute, entity_id))
-        return load_others(connection, snapshot, collection, entity_id)
-
-    monkeypatch.setattr(instances, "_load_others", recording)
     with forking:
         forking.deploy("subs", {"subs.bpmn": _fork_of_sub_processes()})
         instance = forking.start_process_instance_by_key("subs")
@@ -205,7 +254,7 @@ def test_a_sub_process_ending_reads_its_own_activity_instance_alone(
 
         # Two branches go on: no fold-back, and of the open activity instances only the
         # sub-process's own is read, to end it.
-        assert reads == [("activity_instances", sub_a.id)]
+        assert reads == [("activity_instances", [sub_a.id])]
         ended = {h.activity_id for h in forking.history(instance.id) if h.ended_at is not None}
         assert {"t_a", "e_a", "sub_a", "end_a"} <= ended
         assert "sub_b" not in ended

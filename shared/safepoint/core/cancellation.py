@@ -10,7 +10,7 @@ from safepoint.core.jobs import delete_job, jobs_of
 from safepoint.core.listeners import fire
 from safepoint.core.mappings import apply_outputs, destroy_local_scope
 from safepoint.core.operations import AtomicOperation
-from safepoint.core.tree import children, compact, remove_execution, scope_execution
+from safepoint.core.tree import children, compact, remove_execution, scope_execution, subtree
 from safepoint.model import ListenerEvent
 
 
@@ -30,8 +30,18 @@ def cancel_execution(ctx: CommandContext, execution: Execution, *, keep: bool = 
     at an asyncBefore boundary never started its activity, so nothing of it runs. The
     wait states, jobs and subscriptions of the cancelled executions are removed.
     """
+    _read_activity_instances(ctx, execution)
+    _cancel(ctx, execution, keep=keep)
+
+
+def _read_activity_instances(ctx: CommandContext, execution: Execution) -> None:
+    """Read the activity instances of ``execution`` and below, that may end, at once."""
+    ctx.state.read_activity_instances(e.activity_instance_id for e in subtree(ctx.state, execution))
+
+
+def _cancel(ctx: CommandContext, execution: Execution, *, keep: bool = False) -> None:
     for child in children(ctx.state, execution):
-        cancel_execution(ctx, child)
+        _cancel(ctx, child)
     if (
         execution.activity_id is not None
         and execution.activity_instance_id is not None
@@ -70,9 +80,10 @@ def terminate_scope(ctx: CommandContext, execution: Execution) -> Execution:
     scope = scope_execution(ctx.state, execution)
     if scope.id == execution.id:
         return execution
+    _read_activity_instances(ctx, scope)
     for sibling in children(ctx.state, scope):
         if sibling.id != execution.id:
-            cancel_execution(ctx, sibling)
+            _cancel(ctx, sibling)
     compact(ctx, scope)
     if execution.id in ctx.state.executions:
         return execution

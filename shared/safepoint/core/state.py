@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from safepoint.core.entities import (
@@ -38,7 +38,8 @@ class InstanceState:
     and tells their ids.
     Whatever needs every job goes through :meth:`all_jobs`, every activity instance
     through :meth:`all_activity_instances`, one activity instance through
-    :meth:`activity_instance`; never straight through the dicts.
+    :meth:`activity_instance` (after :meth:`read_activity_instances` for many of them,
+    read together); never straight through the dicts.
     """
 
     instance: ProcessInstance
@@ -51,8 +52,8 @@ class InstanceState:
     incidents: dict[str, Incident] = field(default_factory=dict)
     activity_instances: dict[str, HistoricActivityInstance] = field(default_factory=dict)
     job_logs: list[JobLog] = field(default_factory=list)
-    load_others: dict[str, Callable[[str | None], set[str]]] = field(default_factory=dict)
-    """Per attribute: reads the entities not loaded yet (all, or the one id given)."""
+    load_others: dict[str, Callable[[Iterable[str] | None], set[str]]] = field(default_factory=dict)
+    """Per attribute: reads the entities not loaded yet (all, or those of the ids given)."""
     loaded_late: dict[str, set[str]] = field(default_factory=dict)
     """Per attribute, the ids ``load_others`` read: they existed before the command."""
 
@@ -74,11 +75,27 @@ class InstanceState:
     def activity_instance(self, activity_instance_id: str) -> HistoricActivityInstance | None:
         """One open (or touched) activity instance, read alone first if not loaded yet."""
         found = self.activity_instances.get(activity_instance_id)
-        load = self.load_others.get("activity_instances")
-        if found is None and load is not None:
-            self._loaded_late("activity_instances").update(load(activity_instance_id))
+        if found is None and "activity_instances" in self.load_others:
+            self.read_activity_instances((activity_instance_id,))
             found = self.activity_instances.get(activity_instance_id)
         return found
+
+    def read_activity_instances(self, activity_instance_ids: Iterable[str | None]) -> None:
+        """Read those of these activity instances not loaded yet, together.
+
+        What ends many activity instances at once (a join folding back a wide fork, a
+        scope cancelled with its branches) calls this first: one read, not one each.
+        """
+        load = self.load_others.get("activity_instances")
+        if load is None:
+            return
+        wanted = [
+            key
+            for key in dict.fromkeys(activity_instance_ids)
+            if key is not None and key not in self.activity_instances
+        ]
+        if wanted:
+            self._loaded_late("activity_instances").update(load(wanted))
 
     def _complete(self, attribute: str) -> None:
         load = self.load_others.pop(attribute, None)

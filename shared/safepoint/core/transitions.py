@@ -65,12 +65,13 @@ def leave(
     but the one that goes on, whose end listeners fire as it leaves), and the scope is
     compacted before the outgoing tokens are created.
     """
-    for other in joined:
-        if other.id != execution.id:
-            node = current_node(ctx, other)
-            fire(ctx, other, node.listeners_for(ListenerEvent.END), event="end")
-            end_activity_instance(ctx, other.activity_instance_id)
-            remove_execution(ctx, other)
+    others = [other for other in joined if other.id != execution.id]
+    ctx.state.read_activity_instances(other.activity_instance_id for other in others)
+    for other in others:
+        node = current_node(ctx, other)
+        fire(ctx, other, node.listeners_for(ListenerEvent.END), event="end")
+        end_activity_instance(ctx, other.activity_instance_id)
+        remove_execution(ctx, other)
     if joined:
         owner = parent(ctx.state, execution)
         if owner is not None and execution.is_concurrent:

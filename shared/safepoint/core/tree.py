@@ -44,6 +44,18 @@ def children(state: InstanceState, execution: Execution) -> list[Execution]:
     return found
 
 
+def subtree(state: InstanceState, execution: Execution) -> list[Execution]:
+    """An execution and every execution below it (one pass over the instance's)."""
+    below: dict[str, list[Execution]] = {}
+    for candidate in state.executions.values():
+        if candidate.parent_id is not None:
+            below.setdefault(candidate.parent_id, []).append(candidate)
+    found = [execution]
+    for reached in found:  # grows as it goes: breadth first
+        found.extend(below.get(reached.id, ()))
+    return found
+
+
 def parent(state: InstanceState, execution: Execution) -> Execution | None:
     """The parent of an execution (``None`` for the process instance)."""
     return state.executions[execution.parent_id] if execution.parent_id else None

@@ -12,6 +12,7 @@ SQLAlchemy Core issues one statement per table and kind of change, batched.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -151,28 +152,33 @@ def _load_others(
     connection: Connection,
     snapshot: Snapshot,
     collection: Collection,
-    entity_id: str | None = None,
+    entity_ids: Iterable[str] | None = None,
 ) -> set[str]:
     """Read the entities of ``collection`` a job run's load left out; return their ids.
 
     All of them, joining the state's in the order a whole load has them, before those
     the command created (those the command deleted stay deleted); or, with
-    ``entity_id``, that one only, if it is there and was not read before.
+    ``entity_ids``, those of them that are there and were not read before, in one
+    statement.
     """
     state = snapshot.state
     rows = collection.rows
     known = snapshot.entities[collection.attribute]
     current: dict[str, Any] = getattr(state, collection.attribute)
     query = _collection_query(collection, state.id)
-    if entity_id is not None:
-        if entity_id in known:
+    if entity_ids is not None:
+        missing = [entity_id for entity_id in entity_ids if entity_id not in known]
+        if not missing:
             return set()
-        row = connection.execute(query.where(rows.table.c.id == entity_id)).mappings().first()
-        if row is None:
-            return set()
-        entity = current[entity_id] = rows.load(row)
-        known[entity_id] = rows.snapshot(entity)
-        return {entity_id}
+        query = query.where(
+            rows.table.c.id == missing[0] if len(missing) == 1 else rows.table.c.id.in_(missing)
+        )
+        read: set[str] = set()
+        for row in connection.execute(query).mappings():
+            entity = current[row["id"]] = rows.load(row)
+            known[row["id"]] = rows.snapshot(entity)
+            read.add(row["id"])
+        return read
     ordered: dict[str, Any] = {}
     added: set[str] = set()
     for row in connection.execute(query).mappings():

@@ -3,13 +3,15 @@
 Loading is one statement: the instance row and each of its collections as a JSON
 array (``json_agg``), decoded here with the columns' own types (for a job's run, of
 the jobs only that one, and no activity instance). With ``lock=True`` the
-same statement locks the instance row (``FOR UPDATE SKIP LOCKED``). When another
-transaction holds the lock, it returns nothing, and the load waits for the lock in a
-statement of its own, then reads (the state is built once, from what the holder
-committed). A row committed to between the statement's snapshot and its lock is read
-as committed while the collections are as of the snapshot (READ COMMITTED); every write
-to an instance bumps its revision, so the statement also reads the revision as of its
-snapshot, and when the two differ it reads again, now under the lock.
+same statement locks the instance row first, in a subquery (``FOR UPDATE SKIP
+LOCKED``), and reads the collections only once it holds the lock. When another
+transaction holds the lock, it returns nothing without having read anything, and the
+load waits for the lock in a statement of its own, then reads (the state is built once,
+from what the holder committed). A row committed to between the statement's snapshot
+and its lock is locked as committed while what is read is as of the snapshot (READ
+COMMITTED); every write to an instance bumps its revision, so the statement also
+returns the locked revision, and when it differs from the one read, it reads again,
+now under the lock.
 
 Saving is one statement too: data-modifying CTEs, one per table and kind of change,
 each taking its rows as one JSON parameter (``json_populate_recordset``), so that the
@@ -210,11 +212,14 @@ def _load_sql(*, one_job: bool) -> str:
 
 
 def _load_locked_sql(*, one_job: bool) -> str:
+    # The lock is taken in a subquery of its own, before anything is read: a row-locking
+    # clause on the outer query would have PostgreSQL build every collection's JSON and
+    # then drop it when the row is locked elsewhere (a wide fork's contended jobs).
     return (
-        _select(one_job=one_job) + ", (SELECT seen.revision FROM process_instances AS seen "
-        "WHERE seen.id = process_instances.id) "
-        "FROM process_instances WHERE process_instances.id = %s "
-        "FOR UPDATE OF process_instances SKIP LOCKED"
+        _select(one_job=one_job) + ", locked.revision "
+        "FROM (SELECT id, revision FROM process_instances WHERE id = %s "
+        "FOR UPDATE SKIP LOCKED) AS locked "
+        "JOIN process_instances ON process_instances.id = locked.id"
     )
 
 

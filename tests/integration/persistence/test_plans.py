@@ -9,11 +9,13 @@ scan a whole instance table.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.pool import NullPool
 
 from safepoint.core.state import InstanceState
 from safepoint.persistence.store import Store
@@ -183,3 +185,38 @@ def test_a_load_reads_none_of_the_instance_closed_rows(
         if scan["Relation Name"] in {"historic_activity_instances", "incidents"}
     }
     assert read == {"historic_activity_instances": 1, "incidents": 1}
+
+
+def test_a_locking_load_reads_nothing_of_an_instance_locked_elsewhere_until_it_holds_the_lock(
+    crowded: Store, plans: list[dict[str, Any]], database_url: str
+) -> None:
+    """The jobs of a wide fork contend for their instance across job-executors.
+
+    The job that finds the instance locked must not build the instance's JSON only to
+    drop it: its first statement reads the instance row alone, then it waits for the
+    lock, then it reads the instance once.
+    """
+    holder_engine = create_engine(database_url, poolclass=NullPool)
+    holder = holder_engine.connect()
+    holder.begin()
+    holder.execute(text("SELECT 1 FROM process_instances WHERE id = 'pi-1' FOR UPDATE"))
+    release = threading.Timer(0.5, holder.commit)
+    release.start()
+    try:
+        with crowded.unit_of_work() as uow:
+            state = uow.load_instance("pi-1", lock=True)
+    finally:
+        release.join()
+        holder.close()
+        holder_engine.dispose()
+
+    assert state is not None and state.jobs
+    first = plans[0]["plan"]
+    assert first.get("Actual Rows") == 0, "the first statement should have found the lock held"
+    executed = {
+        scan["Relation Name"]
+        for scan in _scans(first)
+        if scan["Relation Name"] in INSTANCE_TABLES and scan.get("Actual Loops", 0) > 0
+    }
+    assert executed == set()
+    assert len(plans) == 3  # the attempt, the wait for the lock, the read
