@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from safepoint import tracing
+from safepoint import heap, tracing
 from safepoint.embedded import tracecontext
 from safepoint.errors import BrokerUnavailable
 from safepoint.logs import configure_logging
@@ -27,9 +27,11 @@ def main() -> None:
         except BrokerUnavailable as exc:
             cannot_start(PROGRAM, str(exc))
     tracing.configure(PROGRAM)
+    app = create_app(settings)
+    heap.freeze_startup()  # everything imported so far lives as long as the process
     try:
         uvicorn.run(
-            create_app(settings),
+            app,
             host=settings.http.host,
             port=settings.http.port,
             log_level=settings.log_level.lower(),

@@ -30,7 +30,7 @@ from typing import Final, NoReturn
 import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 
-from safepoint import eventloop, startup, tracing
+from safepoint import eventloop, heap, startup, tracing
 from safepoint.core.context import EngineConfig
 from safepoint.embedded import Engine, tracecontext
 from safepoint.errors import BrokerUnavailable, MessagingError, PersistenceError
@@ -293,6 +293,7 @@ def main() -> NoReturn:
     configure_logging(settings.log_level, settings.log_format, trace_context=tracecontext.current)
     loop_factory = event_loop(PROGRAM, settings.event_loop)
     tracing.configure(PROGRAM)
+    heap.freeze_startup()  # everything imported so far lives as long as the process
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             stopped = runner.run(run(settings))
