@@ -139,8 +139,9 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str] | None]]
     load_others = instances._load_others
 
     def recording(connection: Any, snapshot: Any, collection: Any, entity_ids: Any = None) -> Any:
-        seen.append((collection.attribute, None if entity_ids is None else list(entity_ids)))
-        return load_others(connection, snapshot, collection, entity_ids)
+        asked = None if entity_ids is None else list(entity_ids)
+        seen.append((collection.attribute, asked))
+        return load_others(connection, snapshot, collection, asked)
 
     monkeypatch.setattr(instances, "_load_others", recording)
     return seen
@@ -171,6 +172,21 @@ def test_the_join_ends_the_waiting_tokens_activity_instances_it_did_not_read_at_
         history = forking.history(instance.id)
         assert [h.activity_id for h in history if h.activity_id == "join"] == ["join"] * 3
         assert [h for h in history if h.ended_at is None] == []
+
+
+def test_many_activity_instances_are_read_in_parts_of_at_most_ids_per_read(
+    forking: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(instances, "IDS_PER_READ", 1)  # one bound id per statement
+    with forking:
+        forking.deploy("joining", {"joining.bpmn": _fork_join()})
+        instance = forking.start_process_instance_by_key("joining")
+        for name in ("a", "b", "c"):
+            _run(forking, _job_at(forking, instance.id, name))
+
+        assert forking.process_instance(instance.id).ended
+        joins = [h for h in forking.history(instance.id) if h.activity_id == "join"]
+        assert len(joins) == 3 and all(h.ended_at is not None for h in joins)
 
 
 def test_a_terminate_end_reads_the_cancelled_branches_activity_instances_together(

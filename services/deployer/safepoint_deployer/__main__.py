@@ -27,9 +27,11 @@ def main() -> None:
         except BrokerUnavailable as exc:
             cannot_start(PROGRAM, str(exc))
     tracing.configure(PROGRAM)
-    app = create_app(settings)
-    heap.freeze_startup()  # everything imported so far lives as long as the process
     try:
+        app = create_app(settings)
+        # What is imported and built so far lives as long as the process (what the
+        # lifespan opens, the database engine and connections, is not frozen).
+        heap.freeze_startup()
         uvicorn.run(
             app,
             host=settings.http.host,

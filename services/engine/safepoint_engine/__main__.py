@@ -32,9 +32,11 @@ def main() -> None:
     if settings.messaging.enabled:
         check_broker(settings.amqp.url)
     tracing.configure(PROGRAM)
-    app = create_app(settings)
-    heap.freeze_startup()  # everything imported so far lives as long as the process
     try:
+        app = create_app(settings)
+        # What is imported and built so far lives as long as the process (what the
+        # lifespan opens, the database engine and connections, is not frozen).
+        heap.freeze_startup()
         uvicorn.run(
             app,
             host=settings.http.host,

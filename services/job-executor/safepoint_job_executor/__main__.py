@@ -80,12 +80,17 @@ def node_name() -> str:
     return f"job-executor@{socket.gethostname()}:{os.getpid()}"
 
 
-async def run(settings: JobExecutorSettings, *, topology: Topology | None = None) -> Stopped:
+async def run(
+    settings: JobExecutorSettings, *, topology: Topology | None = None, freeze_heap: bool = False
+) -> Stopped:
     """Run the job-executor until SIGTERM or SIGINT; return how it ended.
 
     Args:
         settings: built once, from the environment.
         topology: the exchange and queue names (``safepoint.*``; tests use others).
+        freeze_heap: freeze what the start made before the first job is taken
+            (:func:`safepoint.heap.freeze_startup`); only a process that runs one
+            job-executor for its whole life should (``main`` does).
     """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -104,20 +109,25 @@ async def run(settings: JobExecutorSettings, *, topology: Topology | None = None
     for signum in signals:
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        return await _run(settings, topology or Topology(), stop, hurry)
+        return await _run(settings, topology or Topology(), stop, hurry, freeze_heap=freeze_heap)
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
 
 
 async def _run(
-    settings: JobExecutorSettings, topology: Topology, stop: asyncio.Event, hurry: asyncio.Event
+    settings: JobExecutorSettings,
+    topology: Topology,
+    stop: asyncio.Event,
+    hurry: asyncio.Event,
+    *,
+    freeze_heap: bool,
 ) -> Stopped:
     """Start, run until ``stop`` is set, then stop gracefully (``hurry`` cuts it short)."""
     loop = asyncio.get_running_loop()
     async with AsyncExitStack() as stack:
         try:
-            consumer, server_done = await _start(settings, stack, topology)
+            consumer, server_done = await _start(settings, stack, topology, freeze_heap=freeze_heap)
         except StartupError as exc:
             sys.stderr.write(f"{PROGRAM}: {exc}\n")
             return Stopped(EXIT_CANNOT_START)
@@ -150,7 +160,7 @@ async def _run(
 
 
 async def _start(
-    settings: JobExecutorSettings, stack: AsyncExitStack, topology: Topology
+    settings: JobExecutorSettings, stack: AsyncExitStack, topology: Topology, *, freeze_heap: bool
 ) -> tuple[JobConsumer, asyncio.Task[None]]:
     """Open everything the job-executor needs; ``stack`` closes it in reverse order.
 
@@ -230,6 +240,8 @@ async def _start(
         relay=relay,
     )
     stack.callback(consumer.close)
+    if freeze_heap:  # before the first job: the collection it starts with pauses the process
+        heap.freeze_startup()
     try:
         await consumer.start(consume_channel, publisher)
     except MessagingError as exc:
@@ -293,10 +305,9 @@ def main() -> NoReturn:
     configure_logging(settings.log_level, settings.log_format, trace_context=tracecontext.current)
     loop_factory = event_loop(PROGRAM, settings.event_loop)
     tracing.configure(PROGRAM)
-    heap.freeze_startup()  # everything imported so far lives as long as the process
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            stopped = runner.run(run(settings))
+            stopped = runner.run(run(settings, freeze_heap=True))
     except Exception:
         logger.exception("the job-executor crashed")
         tracing.shutdown()

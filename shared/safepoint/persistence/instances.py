@@ -38,6 +38,10 @@ from safepoint.persistence.variables import deserialize
 
 __all__ = ["Snapshot", "insert_instance", "load_instance", "save_instance"]
 
+IDS_PER_READ = 1000
+"""At most this many ids in one late read (one bound parameter each: SQLite allows 32,766
+per statement, psycopg 65,535)."""
+
 _UPDATES = {
     c.rows.table.name: update(c.rows.table).where(
         c.rows.table.c.process_instance_id == bindparam("_pi"),
@@ -167,17 +171,15 @@ def _load_others(
     current: dict[str, Any] = getattr(state, collection.attribute)
     query = _collection_query(collection, state.id)
     if entity_ids is not None:
-        missing = [entity_id for entity_id in entity_ids if entity_id not in known]
-        if not missing:
-            return set()
-        query = query.where(
-            rows.table.c.id == missing[0] if len(missing) == 1 else rows.table.c.id.in_(missing)
-        )
+        missing = list(dict.fromkeys(i for i in entity_ids if i not in known))
         read: set[str] = set()
-        for row in connection.execute(query).mappings():
-            entity = current[row["id"]] = rows.load(row)
-            known[row["id"]] = rows.snapshot(entity)
-            read.add(row["id"])
+        for start in range(0, len(missing), IDS_PER_READ):
+            some = missing[start : start + IDS_PER_READ]
+            where = rows.table.c.id == some[0] if len(some) == 1 else rows.table.c.id.in_(some)
+            for row in connection.execute(query.where(where)).mappings():
+                entity = current[row["id"]] = rows.load(row)
+                known[row["id"]] = rows.snapshot(entity)
+                read.add(row["id"])
         return read
     ordered: dict[str, Any] = {}
     added: set[str] = set()

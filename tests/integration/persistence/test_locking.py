@@ -1,12 +1,15 @@
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from safepoint.core.state import InstanceState
 from safepoint.errors import OptimisticLockError, PersistenceError
+from safepoint.persistence import postgresql
+from safepoint.persistence.rows import PROCESS_INSTANCES
 from safepoint.persistence.store import Store
 
 NewState = Callable[..., InstanceState]
@@ -132,3 +135,38 @@ def test_a_locking_load_that_waited_sees_what_the_lock_holder_committed(
     assert after.instance.revision == 2
     assert "pi-1-job-1" not in after.jobs
     assert after.variables["pi-1"]["amount"] == 11
+
+
+def test_a_locking_load_reads_again_when_the_locked_row_is_newer_than_what_it_read(
+    store: Store, new_state: NewState, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A transaction that commits between the load statement's snapshot and its lock
+    # leaves the lock on a newer revision than the rows read; the load must read again.
+    # The race cannot be timed from here, so the first statement's answer is made to
+    # look like it: its locked revision one ahead, its instance row from another time.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the single-statement load is PostgreSQL's")
+    with store.unit_of_work() as uow:
+        uow.insert_instance(new_state("pi-1", business_key="order-7"))
+    fetch = postgresql._fetch
+    statements: list[str] = []
+
+    def racing(connection: Any, name: str, sql: str, params: tuple[Any, ...]) -> Any:
+        statements.append(sql)
+        row = fetch(connection, name, sql, params)
+        if sql in postgresql._LOAD_LOCKED.values() and row is not None:
+            stale = list(row)
+            stale[0] = list(row[0])
+            stale[0][PROCESS_INSTANCES.names.index("business_key")] = "as-of-the-snapshot"
+            stale[-1] = row[-1] + 1
+            return stale
+        return row
+
+    monkeypatch.setattr(postgresql, "_fetch", racing)
+    with store.unit_of_work() as uow:
+        state = uow.load_instance("pi-1", lock=True)
+
+    assert state is not None
+    assert state.instance.business_key == "order-7"  # what the second read found
+    assert statements[1] in postgresql._LOAD.values()
+    assert len(statements) == 2

@@ -9,7 +9,6 @@ scan a whole instance table.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.pool import NullPool
 
 from safepoint.core.state import InstanceState
+from safepoint.persistence import postgresql
 from safepoint.persistence.store import Store
 
 NewState = Callable[..., InstanceState]
@@ -76,20 +76,25 @@ def plans(crowded: Store) -> Iterator[list[dict[str, Any]]]:
     seen: list[dict[str, Any]] = []
 
     def explain(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE", "DELETE")):
-            driver = cursor.connection
-            driver.execute("SAVEPOINT plan")
-            plan = driver.execute(
-                "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters
-            ).fetchone()[0]
-            driver.execute("ROLLBACK TO SAVEPOINT plan")
-            seen.append({"statement": statement, "plan": plan[0]["Plan"]})
+        _explain(seen, cursor, statement, parameters)
 
     event.listen(crowded.engine, "before_cursor_execute", explain)
     try:
         yield seen
     finally:
         event.remove(crowded.engine, "before_cursor_execute", explain)
+
+
+def _explain(seen: list[dict[str, Any]], cursor: Any, statement: str, parameters: Any) -> None:
+    """Add the plan PostgreSQL executes for ``statement`` to ``seen`` (nothing it does stays)."""
+    if statement.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE", "DELETE")):
+        driver = cursor.connection
+        driver.execute("SAVEPOINT plan")
+        plan = driver.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).fetchone()[
+            0
+        ]
+        driver.execute("ROLLBACK TO SAVEPOINT plan")
+        seen.append({"statement": statement, "plan": plan[0]["Plan"]})
 
 
 def _scans(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -188,7 +193,7 @@ def test_a_load_reads_none_of_the_instance_closed_rows(
 
 
 def test_a_locking_load_reads_nothing_of_an_instance_locked_elsewhere_until_it_holds_the_lock(
-    crowded: Store, plans: list[dict[str, Any]], database_url: str
+    crowded: Store, database_url: str
 ) -> None:
     """The jobs of a wide fork contend for their instance across job-executors.
 
@@ -200,13 +205,19 @@ def test_a_locking_load_reads_nothing_of_an_instance_locked_elsewhere_until_it_h
     holder = holder_engine.connect()
     holder.begin()
     holder.execute(text("SELECT 1 FROM process_instances WHERE id = 'pi-1' FOR UPDATE"))
-    release = threading.Timer(0.5, holder.commit)
-    release.start()
+    plans: list[dict[str, Any]] = []
+
+    def explain(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement == postgresql._LOCK and holder.in_transaction():
+            holder.commit()  # the load waits for the lock now: let the holder go
+        _explain(plans, cursor, statement, parameters)
+
+    event.listen(crowded.engine, "before_cursor_execute", explain)
     try:
         with crowded.unit_of_work() as uow:
             state = uow.load_instance("pi-1", lock=True)
     finally:
-        release.join()
+        event.remove(crowded.engine, "before_cursor_execute", explain)
         holder.close()
         holder_engine.dispose()
 
