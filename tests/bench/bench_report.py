@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,24 @@ def table(results: dict[str, Any]) -> str:
     for label, entry in results.get("growth", {}).items():
         add(f"growth: {label}", "safe points/s", entry, "safe_points_per_second")
         add(f"growth: {label}", "hop p99 (ms)", entry, "hop_p99_ms", " ms")
+        rows.append(f"| growth: {label} | CPU ms per safe point, all processes | {_cpu(entry)} |")
     return "\n".join(rows)
+
+
+def _cpu(entry: dict[str, Any]) -> str:
+    """The runs' total CPU per safe point (median, spread), then the median per process.
+
+    The cost of a safe point, whatever the parallelism: a fork of 200 has 10 instances
+    to run at once where a fork of 10 has 200, and its throughput shows that too.
+    """
+    runs = [run["cpu_ms_per_safe_point"] for run in entry["runs"]]
+    totals = [sum(cpu.values()) for cpu in runs]
+    middle = statistics.median(totals)
+    spread = (max(totals) - min(totals)) / middle * 50 if middle else 0.0
+    per = ", ".join(
+        f"{name} {statistics.median(cpu[name] for cpu in runs):.2f}" for name in runs[0]
+    )
+    return f"{middle:.2f} ({per}) | ±{spread:.0f}%"
 
 
 def write_json(results: dict[str, Any], folder: Path, stamp: str) -> Path:
