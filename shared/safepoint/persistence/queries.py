@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Connection,
     Select,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Table,
     func,
     literal,
+    literal_column,
     or_,
     select,
     type_coerce,
@@ -111,9 +113,10 @@ def process_instances(
         conditions.append(table.c.process_definition_key == process_definition_key)
     if business_key is not None:
         conditions.append(table.c.business_key == business_key)
-    if active is not None:
-        is_active = table.c.state == ProcessInstanceState.ACTIVE
-        conditions.append(is_active if active else ~is_active)
+    if active:
+        conditions.append(literal_column(tables.RUNNING, Boolean))  # as the partial index has it
+    elif active is not None:
+        conditions.append(table.c.state != ProcessInstanceState.ACTIVE)
     return find(
         connection,
         PROCESS_INSTANCES,

@@ -40,6 +40,11 @@ def _instance_key(table_name: str) -> tuple[Column[str], Column[str], PrimaryKey
     )
 
 
+RUNNING = "state = 'ACTIVE'"
+"""The running instances, as SQL (a literal: a partial index is used only for a query
+whose condition is written the same way, never for a bound parameter)."""
+
+
 def _open_rows_index(table_name: str, closed_at: str) -> Index:
     """An index of an instance's open rows only (``closed_at IS NULL``), the ones loaded.
 
@@ -109,6 +114,17 @@ process_instances = Table(
     PrimaryKeyConstraint("id", name="pk_process_instances"),
     Index("ix_process_instances_business_key", "business_key"),
     Index("ix_process_instances_process_definition_key", "process_definition_key"),
+    # The lists' order (oldest first): a page is read off the index, not sorted out of
+    # every instance; the running list has one of its own, since most instances of a
+    # long-lived database have ended.
+    Index("ix_process_instances_started_at", "started_at", "id"),
+    Index(
+        "ix_process_instances_running_started_at",
+        "started_at",
+        "id",
+        postgresql_where=text(RUNNING),
+        sqlite_where=text(RUNNING),
+    ),
 )
 
 executions = Table(
@@ -179,6 +195,7 @@ tasks = Table(
     Column("candidate_groups", JsonTuple, nullable=False),
     Index("ix_tasks_id", "id"),
     Index("ix_tasks_assignee", "assignee"),
+    Index("ix_tasks_created_at", "created_at", "id"),  # the task list's order
 )
 
 external_tasks = Table(

@@ -8,7 +8,7 @@ from safepoint.persistence.engine import is_in_memory_sqlite
 from safepoint.persistence.store import Store
 from safepoint.persistence.tables import metadata
 
-HEAD = "0005"
+HEAD = "0006"
 """The newest migration."""
 
 
