@@ -91,7 +91,7 @@ class InstanceState:
             return
         wanted = [
             key
-            for key in dict.fromkeys(activity_instance_ids)
+            for key in activity_instance_ids
             if key is not None and key not in self.activity_instances
         ]
         if wanted:

@@ -175,8 +175,7 @@ def _load_others(
         read: set[str] = set()
         for start in range(0, len(missing), IDS_PER_READ):
             some = missing[start : start + IDS_PER_READ]
-            where = rows.table.c.id == some[0] if len(some) == 1 else rows.table.c.id.in_(some)
-            for row in connection.execute(query.where(where)).mappings():
+            for row in connection.execute(query.where(rows.table.c.id.in_(some))).mappings():
                 entity = current[row["id"]] = rows.load(row)
                 known[row["id"]] = rows.snapshot(entity)
                 read.add(row["id"])

@@ -40,7 +40,7 @@ def _instance_key(table_name: str) -> tuple[Column[str], Column[str], PrimaryKey
     )
 
 
-RUNNING = "state = 'ACTIVE'"
+RUNNING = f"state = '{ProcessInstanceState.ACTIVE.value}'"
 """The running instances, as SQL (a literal: a partial index is used only for a query
 whose condition is written the same way, never for a bound parameter)."""
 
