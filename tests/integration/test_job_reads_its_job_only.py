@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from bpmn_doc import TERMINATE, definitions, element, flow, process, sub_process
+from sqlalchemy import event
 
 from safepoint import Engine, ManualClock, OptimisticLockError
 from safepoint.core.entities import Job
@@ -304,3 +305,55 @@ def test_jobs_read_late_after_a_concurrent_commit_cannot_be_saved(
             with pytest.raises(OptimisticLockError):
                 uow.save_instance(state)
         assert {job.activity_id for job in engine.jobs(instance.id)} == {"a", "c"}
+
+
+def test_a_token_arriving_at_a_wide_join_reads_no_other_execution_until_the_last(
+    database_url: str,
+    clock: ManualClock,
+    reads: list[tuple[str, list[str] | None]],
+) -> None:
+    width = instances.WHOLE_UP_TO + 4
+    names = [f"b{n}" for n in range(width)]
+    model = definitions(
+        process(
+            "wide",
+            element("startEvent", "start"),
+            element("parallelGateway", "fork"),
+            *(
+                element("serviceTask", n, camunda__asyncBefore="true", camunda__expression="${1}")
+                for n in names
+            ),
+            element("parallelGateway", "join"),
+            element("endEvent", "end"),
+            flow("start", "fork"),
+            *(flow("fork", n) for n in names),
+            *(flow(n, "join") for n in names),
+            flow("join", "end"),
+        )
+    )
+    statements: list[str] = []
+    with Engine(database_url, clock=clock) as engine:
+        engine.deploy("wide", {"wide.bpmn": model})
+        instance = engine.start_process_instance_by_key("wide")
+        jobs = {job.activity_id: job for job in engine.jobs(instance.id)}
+        event.listen(
+            engine.store.engine, "before_cursor_execute", lambda *a: statements.append(a[2])
+        )
+        for name in names[:-1]:
+            reads.clear()
+            statements.clear()
+            _run(engine, jobs[name])
+            assert reads == []
+            if "postgresql" in database_url:
+                # the load, the read of the job's path of executions (with the count of
+                # the tokens at the join) and the save: no count of its own
+                assert len(statements) == 3, statements
+
+        reads.clear()
+        _run(engine, jobs[names[-1]])
+
+        assert ("executions", None) in reads
+        assert engine.process_instance(instance.id).ended
+        history = engine.history(instance.id)
+        assert [h.activity_id for h in history].count("join") == width
+        assert [h for h in history if h.ended_at is None] == []

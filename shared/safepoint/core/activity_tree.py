@@ -32,7 +32,7 @@ class ActivityInstance:
 
 def activity_instance_tree(state: InstanceState, process_id: str) -> ActivityInstance:
     """The tree of activity and transition instances of a running process instance."""
-    root_execution = state.executions[state.id]
+    root_execution = state.execution(state.id)
     root = ActivityInstance(id=state.id, activity_id=process_id, execution_ids=[state.id])
     _fill(state, root_execution, root)
     return root

@@ -101,7 +101,7 @@ def finish_instance(
     instance.state = state
     instance.ended_at = ctx.now
     instance.delete_reason = reason
-    for execution_id in list(ctx.state.executions):
+    for execution_id in list(ctx.state.all_executions()):
         release_wait_states(ctx, execution_id)
     ctx.state.executions.clear()
     ctx.agenda.clear()
@@ -109,7 +109,7 @@ def finish_instance(
 
 def delete_process_instance(ctx: CommandContext, reason: str | None = None) -> None:
     """Cancel the whole instance: inner activities first, then the process end listeners."""
-    root = ctx.state.executions[ctx.state.id]
+    root = ctx.state.execution(ctx.state.id)
     cancel_execution(ctx, root, keep=True)
     root.activity_id = None  # Camunda moves the execution to its flow scope: the process
     fire(ctx, root, ctx.process.listeners_for(ListenerEvent.END), event="end")

@@ -81,14 +81,14 @@ class CommandContext:
 
     def execution(self, execution_id: str) -> Execution:
         """The execution with this id, following ids merged away by tree compaction."""
-        return self.state.executions[self._current_id(execution_id)]
+        return self.state.execution(self._current_id(execution_id))
 
     def live_execution(self, execution_id: str) -> Execution | None:
         """Like :meth:`execution`, but ``None`` for an execution cancelled in this command."""
         execution_id = self._current_id(execution_id)
         if execution_id in self.cancelled:
             return None
-        return self.state.executions[execution_id]
+        return self.state.execution(execution_id)
 
     def _current_id(self, execution_id: str) -> str:
         while execution_id in self.redirects:

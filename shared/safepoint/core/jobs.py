@@ -155,7 +155,7 @@ def record_failure(
     job.locked_by = None
     job.lock_expires_at = None
     retries_before = job.retries
-    execution = ctx.state.executions.get(job.execution_id)
+    execution = ctx.state.find_execution(job.execution_id)
     node = ctx.process.flow_nodes.get(job.activity_id)
     cycle = retry_cycle(ctx, execution, node) if execution and node else None
     if decrement:

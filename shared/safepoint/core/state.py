@@ -31,15 +31,19 @@ class InstanceState:
     every one touched by this command; ``incidents`` the open incidents plus those
     touched. ``job_logs`` holds only entries added by this command (append-only).
 
-    ``jobs`` and ``activity_instances`` may hold only some of the instance's: a job's
-    own run loads its job alone and no activity instance, since the others are rarely
-    needed and a wide fork has many of both. Then ``load_others`` maps each such
-    attribute to what reads the rest, or one of them by id (in the same transaction),
-    and tells their ids.
-    Whatever needs every job goes through :meth:`all_jobs`, every activity instance
-    through :meth:`all_activity_instances`, one activity instance through
+    ``executions``, ``jobs`` and ``activity_instances`` may hold only some of the
+    instance's: a job's own run loads its job alone, no activity instance, and of a
+    wide instance's executions only the job's and those above it, since the others are
+    rarely needed and a wide fork has many of each. Then ``load_others`` maps each such
+    attribute to what reads the rest, or some of them by id (in the same transaction),
+    and tells their ids; and :attr:`count_waiting_others` counts, for a parallel join,
+    the executions not read that wait at it.
+    Whatever needs every execution goes through :meth:`all_executions`, one execution
+    through :meth:`execution`, every job through :meth:`all_jobs`, every activity
+    instance through :meth:`all_activity_instances`, one activity instance through
     :meth:`activity_instance` (after :meth:`read_activity_instances` for many of them,
-    read together); never straight through the dicts.
+    read together); never straight through the dicts. An entity the command created or
+    removed is in its dict or out of it, read or not: removing one means having read it.
     """
 
     instance: ProcessInstance
@@ -56,11 +60,57 @@ class InstanceState:
     """Per attribute: reads the entities not loaded yet (all, or those of the ids given)."""
     loaded_late: dict[str, set[str]] = field(default_factory=dict)
     """Per attribute, the ids ``load_others`` read: they existed before the command."""
+    count_waiting_others: Callable[[str, str], int] | None = None
+    """While ``executions`` holds only some: how many of those not read are concurrent
+    children of a scope execution (its id) waiting, inactive, at an activity (its id)."""
 
     @property
     def id(self) -> str:
         """The process instance id."""
         return self.instance.id
+
+    def all_executions(self) -> dict[str, Execution]:
+        """Every execution of the instance (``executions``, after reading those not loaded yet)."""
+        self._complete("executions")
+        return self.executions
+
+    def execution(self, execution_id: str) -> Execution:
+        """One execution, the others read first if it is not loaded yet.
+
+        Raises:
+            KeyError: the instance has no such execution.
+        """
+        found = self.executions.get(execution_id)
+        if found is None:
+            return self.all_executions()[execution_id]
+        return found
+
+    def find_execution(self, execution_id: str | None) -> Execution | None:
+        """Like :meth:`execution`, but ``None`` for an id the instance does not have."""
+        if execution_id is None:
+            return None
+        found = self.executions.get(execution_id)
+        if found is None:
+            return self.all_executions().get(execution_id)
+        return found
+
+    def waiting_at(self, scope_id: str, activity_id: str) -> int:
+        """How many concurrent children of the scope execution ``scope_id`` wait at ``activity_id``.
+
+        Waiting is being inactive there: a parallel join's arrived tokens. Those not
+        loaded yet are counted without being read.
+        """
+        waiting = sum(
+            1
+            for e in self.executions.values()
+            if e.parent_id == scope_id
+            and e.is_concurrent
+            and not e.is_active
+            and e.activity_id == activity_id
+        )
+        if self.count_waiting_others is not None and "executions" in self.load_others:
+            waiting += self.count_waiting_others(scope_id, activity_id)
+        return waiting
 
     def all_jobs(self) -> dict[str, Job]:
         """Every job of the instance (``jobs``, after reading those not loaded yet)."""
@@ -101,6 +151,8 @@ class InstanceState:
         load = self.load_others.pop(attribute, None)
         if load is not None:
             self._loaded_late(attribute).update(load(None))
+            if attribute == "executions":
+                self.count_waiting_others = None
 
     def _loaded_late(self, attribute: str) -> set[str]:
         return self.loaded_late.setdefault(attribute, set())

@@ -39,7 +39,7 @@ _ORDINAL = attrgetter("ordinal")
 def children(state: InstanceState, execution: Execution) -> list[Execution]:
     """The direct children of an execution, oldest first."""
     parent_id = execution.id
-    found = [e for e in state.executions.values() if e.parent_id == parent_id]
+    found = [e for e in state.all_executions().values() if e.parent_id == parent_id]
     found.sort(key=_ORDINAL)
     return found
 
@@ -47,7 +47,7 @@ def children(state: InstanceState, execution: Execution) -> list[Execution]:
 def subtree(state: InstanceState, execution: Execution) -> list[Execution]:
     """An execution and every execution below it (one pass over the instance's)."""
     below: dict[str, list[Execution]] = {}
-    for candidate in state.executions.values():
+    for candidate in state.all_executions().values():
         if candidate.parent_id is not None:
             below.setdefault(candidate.parent_id, []).append(candidate)
     found = [execution]
@@ -58,7 +58,7 @@ def subtree(state: InstanceState, execution: Execution) -> list[Execution]:
 
 def parent(state: InstanceState, execution: Execution) -> Execution | None:
     """The parent of an execution (``None`` for the process instance)."""
-    return state.executions[execution.parent_id] if execution.parent_id else None
+    return state.execution(execution.parent_id) if execution.parent_id else None
 
 
 def scope_execution(state: InstanceState, execution: Execution) -> Execution:
@@ -136,6 +136,17 @@ def fork(ctx: CommandContext, execution: Execution, count: int) -> list[Executio
     ]
 
 
+def waiting_count(state: InstanceState, execution: Execution, activity_id: str) -> int:
+    """How many :func:`joined_executions` there are, without reading them all.
+
+    A wide fork's tokens arrive at its join one job at a time: each arrival but the last
+    only needs to know that some are still missing.
+    """
+    if not execution.is_concurrent:
+        return int(not execution.is_active and execution.activity_id == activity_id)
+    return state.waiting_at(scope_execution(state, execution).id, activity_id)
+
+
 def joined_executions(
     state: InstanceState, execution: Execution, activity_id: str
 ) -> list[Execution]:
@@ -176,7 +187,7 @@ def compact(ctx: CommandContext, scope: Execution) -> None:
 def reassign_execution(ctx: CommandContext, old_id: str, new_id: str) -> None:
     """Point everything that belongs to execution ``old_id`` at ``new_id``."""
     state = ctx.state
-    for execution in state.executions.values():
+    for execution in state.all_executions().values():
         if execution.parent_id == old_id:
             execution.parent_id = new_id
     owned: list[Job | Task | ExternalTask | EventSubscription | Incident | HistoricActivityInstance]

@@ -369,7 +369,7 @@ class Engine:
         """Ids of the activities where active tokens are (waiting at async boundaries too)."""
         with self._uow() as uow:
             state = self._load(uow, process_instance_id, lock=False)
-        executions = sorted(state.executions.values(), key=lambda e: e.ordinal)
+        executions = sorted(state.all_executions().values(), key=lambda e: e.ordinal)
         return [
             e.activity_id
             for e in executions

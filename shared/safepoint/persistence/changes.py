@@ -50,13 +50,14 @@ class Collection:
     loaded: ColumnElement[bool] | None = None
     """Which of the instance's rows are loaded (``None``: all of them)."""
     order_by: tuple[str, ...] = ("created_at", "id")
-    for_a_job: Literal["all", "the job", "none"] = "all"
-    """What a job's run loads of it: all of it, the job alone, or nothing; the state
-    reads the rest when the run needs it (``InstanceState.load_others``)."""
+    for_a_job: Literal["all", "the job", "the job's path", "none"] = "all"
+    """What a job's run loads of it: all of it; the job alone; the job's execution and
+    those above it, when the instance has many (``instances.WHOLE_UP_TO``); or nothing.
+    The state reads the rest when the run needs it (``InstanceState.load_others``)."""
 
 
 COLLECTIONS = (
-    Collection(EXECUTIONS, "executions", order_by=("ordinal", "id")),
+    Collection(EXECUTIONS, "executions", order_by=("ordinal", "id"), for_a_job="the job's path"),
     Collection(JOBS, "jobs", for_a_job="the job"),
     Collection(TASKS, "tasks"),
     Collection(EXTERNAL_TASKS, "external_tasks"),
@@ -90,6 +91,12 @@ class Snapshot:
     entities: dict[str, dict[str, RowSnapshot]]
     variables: dict[VariableKey, tuple[str, str]]
     job_log_ids: set[str]
+    partly_read: frozenset[str] = frozenset()
+    """The collections of which the load read only some rows (a job's run)."""
+    waiting_unread: tuple[str, dict[str, int]] | None = None
+    """Of the executions the load left out, those waiting (inactive) as concurrent
+    children of one scope execution, counted per activity: ``(scope id, {activity id:
+    count})``. The scope is the parent of the job's execution."""
 
 
 def empty_snapshot(state: InstanceState) -> Snapshot:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
 from safepoint.core.state import InstanceState
 from safepoint.persistence import postgresql, tables
@@ -41,6 +41,16 @@ __all__ = ["Snapshot", "insert_instance", "load_instance", "save_instance"]
 IDS_PER_READ = 1000
 """At most this many ids in one late read (one bound parameter each: SQLite allows 32,766
 per statement, psycopg 65,535)."""
+
+WHOLE_UP_TO = 16
+"""A job's run reads every execution of an instance that has at most this many.
+
+Of a wider one (a fork of more branches), it reads the job's execution and those above
+it only: a branch's job then costs the same whatever the fork's width (a token arriving
+at a parallel join counts those waiting there without reading them). A chain's or a
+narrow fork's job reads them all in the same statement, since its run often needs them
+(ending a branch, compacting the tree) and a later read would be a round trip more.
+"""
 
 _UPDATES = {
     c.rows.table.name: update(c.rows.table).where(
@@ -85,23 +95,29 @@ def load_instance(
 ) -> Snapshot | None:
     """Load an instance's runtime state (open incidents and activity instances only).
 
-    With ``only_job`` (a job's run), of the jobs only that one is read, and no activity
-    instance; the state's ``load_others`` read the others, in this transaction, when
-    the command needs them (:meth:`~safepoint.core.state.InstanceState.all_jobs`,
-    :meth:`~safepoint.core.state.InstanceState.activity_instance`).
+    With ``only_job`` (a job's run), of the jobs only that one is read, no activity
+    instance, and of the executions of an instance with more than :data:`WHOLE_UP_TO`,
+    the job's and those above it; the state's ``load_others`` read the others, in this
+    transaction, when the command needs them
+    (:meth:`~safepoint.core.state.InstanceState.all_jobs`,
+    :meth:`~safepoint.core.state.InstanceState.activity_instance`...).
     """
     if _uses_postgresql(connection):
         snapshot = postgresql.load_instance(
-            connection, process_instance_id, lock=lock, only_job=only_job
+            connection, process_instance_id, lock=lock, only_job=only_job, whole_up_to=WHOLE_UP_TO
         )
     else:
         snapshot = _load(connection, process_instance_id, lock=lock, only_job=only_job)
-    if snapshot is not None and only_job is not None:
-        for collection in COLLECTIONS:
-            if collection.for_a_job != "all":
-                snapshot.state.load_others[collection.attribute] = partial(
-                    _load_others, connection, snapshot, collection
-                )
+    if snapshot is None:
+        return None
+    state = snapshot.state
+    for collection in COLLECTIONS:
+        if collection.attribute in snapshot.partly_read:
+            state.load_others[collection.attribute] = partial(
+                _load_others, connection, snapshot, collection
+            )
+    if "executions" in snapshot.partly_read:
+        state.count_waiting_others = partial(_count_waiting_others, connection, snapshot)
     return snapshot
 
 
@@ -118,10 +134,13 @@ def _load(
         return None
     state = InstanceState(instance=PROCESS_INSTANCES.load(row))
     entities: dict[str, dict[str, RowSnapshot]] = {}
+    partly_read: set[str] = set()
     for collection in COLLECTIONS:
         rows = collection.rows
         loaded = getattr(state, collection.attribute)
         snapshots = entities[collection.attribute] = {}
+        if only_job is not None and collection.for_a_job != "all":
+            partly_read.add(collection.attribute)
         if only_job is not None and collection.for_a_job == "none":
             continue  # read when needed
         query = _collection_query(collection, process_instance_id)
@@ -131,6 +150,9 @@ def _load(
             entity = rows.load(entity_row)
             loaded[entity.id] = entity
             snapshots[entity.id] = rows.snapshot(entity)
+    waiting_unread = None
+    if only_job is not None:
+        waiting_unread = _keep_the_job_path(state, entities["executions"], only_job, partly_read)
     variables: dict[VariableKey, tuple[str, str]] = {}
     var = tables.variables
     for scope_id, name, type_name, text in connection.execute(
@@ -140,7 +162,87 @@ def _load(
     ):
         state.variables.setdefault(scope_id, {})[name] = deserialize(type_name, text)
         variables[(scope_id, name)] = (type_name, text)
-    return Snapshot(state, state.instance.revision, entities, variables, set())
+    return Snapshot(
+        state,
+        state.instance.revision,
+        entities,
+        variables,
+        set(),
+        frozenset(partly_read),
+        waiting_unread,
+    )
+
+
+def _keep_the_job_path(
+    state: InstanceState, snapshots: dict[str, RowSnapshot], job_id: str, partly_read: set[str]
+) -> tuple[str, dict[str, int]] | None:
+    """Keep the executions of the job's path only, on an instance with many.
+
+    Beyond :data:`WHOLE_UP_TO` executions, keep the job's and those above it, and count
+    the waiting siblings of the job's execution, as PostgreSQL's load does (SQLite
+    reads them all first).
+    """
+    executions = state.executions
+    job = state.jobs.get(job_id)
+    token = executions.get(job.execution_id) if job is not None else None
+    path: list[str] = []
+    execution = token
+    while execution is not None:
+        path.append(execution.id)
+        execution = executions.get(execution.parent_id or "")
+    if len(executions) <= WHOLE_UP_TO:
+        partly_read.discard("executions")
+        return None
+    kept = set(path)
+    waiting: dict[str, int] = {}
+    for execution_id in [key for key in executions if key not in kept]:
+        other = executions.pop(execution_id)
+        del snapshots[execution_id]
+        if (
+            token is not None
+            and other.parent_id == token.parent_id
+            and other.is_concurrent
+            and not other.is_active
+            and other.activity_id is not None
+        ):
+            waiting[other.activity_id] = waiting.get(other.activity_id, 0) + 1
+    if token is None or token.parent_id is None:
+        return None
+    return token.parent_id, waiting
+
+
+def _count_waiting_others(
+    connection: Connection, snapshot: Snapshot, scope_id: str, activity_id: str
+) -> int:
+    """How many executions not read yet wait at ``activity_id`` in ``scope_id``.
+
+    They are the inactive concurrent children of ``scope_id`` there: the count a
+    parallel join needs, without their rows.
+
+    The load counted them for the scope of the job's execution (they have not changed
+    since: the instance is locked, and whatever the command changes it has read).
+    """
+    if snapshot.waiting_unread is not None and snapshot.waiting_unread[0] == scope_id:
+        return snapshot.waiting_unread[1].get(activity_id, 0)
+    read = list(snapshot.entities["executions"])
+    if _uses_postgresql(connection):
+        return postgresql.count_waiting(
+            connection, snapshot.state.id, scope_id, activity_id, exclude=read
+        )
+    table = tables.executions
+    counted = connection.execute(
+        select(func.count())
+        .select_from(table)
+        .where(
+            table.c.process_instance_id == snapshot.state.id,
+            table.c.parent_id == scope_id,
+            table.c.activity_id == activity_id,
+            table.c.is_concurrent.is_(True),
+            table.c.is_active.is_(False),
+            table.c.id.not_in(read),
+        )
+    ).scalar_one()
+    return int(counted)
 
 
 def _collection_query(collection: Collection, process_instance_id: str) -> Select[Any]:

@@ -1,8 +1,12 @@
 """One process instance on PostgreSQL in few round trips: the job's hot path.
 
 Loading is one statement: the instance row and each of its collections as a JSON
-array (``json_agg``), decoded here with the columns' own types (for a job's run, of
-the jobs only that one, and no activity instance). With ``lock=True`` the
+array (``json_agg``), decoded here with the columns' own types. For a job's run it
+reads of the jobs only that one, no activity instance, and at most ``whole`` + 1
+executions: all of them, or, for an instance with more (a wide fork), a second
+statement reads the job's path of executions instead, with the count of the tokens
+waiting beside it (a job that had to wait for the lock learns the width as it waits,
+and reads the path in its one read). With ``lock=True`` the
 same statement locks the instance row first, in a subquery (``FOR UPDATE SKIP
 LOCKED``), and reads the collections only once it holds the lock. When another
 transaction holds the lock, it returns nothing without having read anything, and the
@@ -40,12 +44,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
-from sqlalchemy import Column, Connection, Table
+from sqlalchemy import Column, Connection
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.types import TypeDecorator
 
 from safepoint import tracing
@@ -163,106 +168,185 @@ class _Codec:
 
 
 _INSTANCE = _Codec.of(PROCESS_INSTANCES)
+_EXECUTIONS = next(c for c in COLLECTIONS if c.attribute == "executions")
 _CODECS = {c.rows.table.name: _Codec.of(c.rows) for c in COLLECTIONS} | {
     JOB_LOGS.table.name: _Codec.of(JOB_LOGS)
 }
 
 
-def _columns(table: Table, names: tuple[str, ...]) -> str:
-    return ", ".join(f"{_quote(table.name)}.{_quote(name)}" for name in names)
+def _columns(alias: str, names: tuple[str, ...]) -> str:
+    return ", ".join(f"{alias}.{_quote(name)}" for name in names)
 
 
-def _collection_json(collection: Collection, *, one_job: bool = False) -> str:
-    if one_job and collection.for_a_job == "none":
-        return "'[]'::json"  # a job's run reads them when needed
-    table = collection.rows.table
-    name = _quote(table.name)
-    where = f"{name}.process_instance_id = process_instances.id"
-    if collection.loaded is not None:
-        where += " AND " + str(collection.loaded.compile(dialect=_DIALECT))
-    if one_job and collection.for_a_job == "the job":
-        where += f" AND {name}.id = %s"
-    order = _columns(table, collection.order_by)
-    return (
-        f"(SELECT coalesce(json_agg(json_build_array({_columns(table, collection.rows.names)}) "
-        f"ORDER BY {order}), '[]'::json) FROM {name} WHERE {where})"
-    )
+# The load's text stays under psycopg's MAX_CACHED_STATEMENT_LENGTH (4,096 characters),
+# or psycopg would parse it again on every run: hence the short aliases (``p``, ``c``).
 
 
-def _select(*, one_job: bool) -> str:
-    """The load's select list.
+def _aggregated(collection: Collection, source: str, where: str) -> str:
+    """The JSON array of a collection's rows (each a JSON array of its columns), in order.
 
-    With ``one_job`` (a job's run): of the jobs one only (its id the first parameter),
-    and no activity instance.
+    The rows are read from ``source``, aliased ``c``.
     """
     return (
-        "SELECT json_build_array("
-        + _columns(tables.process_instances, PROCESS_INSTANCES.names)
-        + "), "
-        + ", ".join(_collection_json(c, one_job=one_job) for c in COLLECTIONS)
-        + ", (SELECT coalesce(json_agg(json_build_array(variables.scope_id, variables.name, "
-        "variables.type_name, variables.text_value) ORDER BY variables.scope_id, "
-        "variables.name), '[]'::json) FROM variables "
-        "WHERE variables.process_instance_id = process_instances.id)"
+        f"(SELECT coalesce(json_agg(json_build_array({_columns('c', collection.rows.names)}) "
+        f"ORDER BY {_columns('c', collection.order_by)}), '[]'::json) "
+        f"FROM {source} AS c{f' WHERE {where}' if where else ''})"
     )
 
 
-def _load_sql(*, one_job: bool) -> str:
-    return _select(one_job=one_job) + " FROM process_instances WHERE process_instances.id = %s"
+Read = Literal["whole", "job", "job's path"]
+"""What a load reads of an instance: all of it; for a job's run, its job alone, no
+activity instance and up to ``whole`` + 1 executions (all of them, or too many); or,
+for a job's run on an instance known to have many executions, its job's path of
+executions and the count of those waiting beside it (:func:`_path`)."""
 
 
-def _load_locked_sql(*, one_job: bool) -> str:
+def _collection_json(collection: Collection, read: Read) -> str:
+    if read != "whole" and collection.for_a_job == "none":
+        return "'[]'::json"  # a job's run reads them when needed
+    table = collection.rows.table
+    where = "c.process_instance_id = p.id"
+    if collection.loaded is not None:
+        loaded = ClauseAdapter(table.alias("c")).traverse(collection.loaded)
+        where += " AND " + str(loaded.compile(dialect=_DIALECT))
+    source = _quote(table.name)
+    if read == "whole" or collection.for_a_job == "all":
+        return _aggregated(collection, source, where)
+    if collection.for_a_job == "the job":
+        return _aggregated(collection, source, f"{where} AND c.id = %(job)s")
+    if read == "job's path":
+        return f"({_path('p.id')})"
+    # Without an order, the read stops at as many rows whatever the instance's width.
+    limited = f"(SELECT * FROM {source} AS c WHERE {where} LIMIT %(whole)s + 1)"
+    return _aggregated(collection, limited, "")
+
+
+def _path(instance_id: str) -> str:
+    """``[the executions of a job's path, the waiting siblings]``, as one JSON array.
+
+    The path is the job's execution and those above it. The waiting siblings are the
+    inactive concurrent executions beside the job's (``token``), counted per activity:
+    what a parallel join needs to know of those not read.
+    """
+    return (
+        "WITH RECURSIVE job AS (SELECT j.execution_id AS id FROM jobs AS j "
+        f"WHERE j.process_instance_id = {instance_id} AND j.id = %(job)s), "
+        "path AS (SELECT c.* FROM executions AS c JOIN job ON c.id = job.id "
+        f"WHERE c.process_instance_id = {instance_id} "
+        "UNION ALL SELECT c.* FROM path JOIN executions AS c "
+        f"ON c.process_instance_id = {instance_id} AND c.id = path.parent_id), "
+        "token AS (SELECT path.* FROM path JOIN job ON path.id = job.id) "
+        f"SELECT json_build_array({_aggregated(_EXECUTIONS, 'path', '')}, "
+        "(SELECT coalesce(json_object_agg(w.activity_id, w.n), '{}'::json) FROM "
+        "(SELECT s.activity_id, count(*) AS n FROM executions AS s JOIN token AS t "
+        "ON s.parent_id = t.parent_id AND s.id <> t.id "
+        f"WHERE s.process_instance_id = {instance_id} "
+        "AND s.is_concurrent AND NOT s.is_active AND s.activity_id IS NOT NULL "
+        "GROUP BY s.activity_id) AS w))"
+    )
+
+
+def _select(read: Read) -> str:
+    """The load's select list, of ``process_instances AS p`` (named parameters)."""
+    return (
+        "SELECT json_build_array("
+        + _columns("p", PROCESS_INSTANCES.names)
+        + "), "
+        + ", ".join(_collection_json(c, read) for c in COLLECTIONS)
+        + ", (SELECT coalesce(json_agg(json_build_array(v.scope_id, v.name, v.type_name, "
+        "v.text_value) ORDER BY v.scope_id, v.name), '[]'::json) FROM variables AS v "
+        "WHERE v.process_instance_id = p.id)"
+    )
+
+
+def _load_sql(read: Read) -> str:
+    return _select(read) + " FROM process_instances AS p WHERE p.id = %(id)s"
+
+
+def _load_locked_sql(read: Read) -> str:
     # The lock is taken in a subquery of its own, before anything is read: a row-locking
     # clause on the outer query would have PostgreSQL build every collection's JSON and
     # then drop it when the row is locked elsewhere (a wide fork's contended jobs).
     return (
-        _select(one_job=one_job) + ", locked.revision "
-        "FROM (SELECT id, revision FROM process_instances WHERE id = %s "
-        "FOR UPDATE SKIP LOCKED) AS locked "
-        "JOIN process_instances ON process_instances.id = locked.id"
+        _select(read) + ", locked.revision "
+        "FROM (SELECT id, revision FROM process_instances WHERE id = %(id)s "
+        "FOR UPDATE SKIP LOCKED) AS locked JOIN process_instances AS p ON p.id = locked.id"
     )
 
 
-_LOAD = {one_job: _load_sql(one_job=one_job) for one_job in (False, True)}
-_LOAD_LOCKED = {one_job: _load_locked_sql(one_job=one_job) for one_job in (False, True)}
+_LOAD: dict[Read, str] = {read: _load_sql(read) for read in ("whole", "job", "job's path")}
+_LOAD_LOCKED: dict[Read, str] = {read: _load_locked_sql(read) for read in ("whole", "job")}
+_PATH = _path("%(id)s")
+"""The executions of a job's path, once a load has found too many to read them all."""
 _LOAD_SPAN = "SELECT process_instances"
 """The span name of the load's statements (tracing on)."""
-_LOCK = "SELECT 1 FROM process_instances WHERE id = %s FOR UPDATE"
+_LOCK = "SELECT 1 FROM process_instances WHERE id = %(id)s FOR UPDATE"
+_LOCK_COUNTING = (
+    "SELECT (SELECT count(*) FROM (SELECT 1 FROM executions WHERE process_instance_id = %(id)s "
+    "LIMIT %(whole)s + 1) AS c) FROM process_instances WHERE id = %(id)s FOR UPDATE"
+)
+"""A job's run waiting for its instance's lock: and how many executions the instance had
+(up to ``whole`` + 1) as the wait began, to choose what to read once the lock is held
+(a hint: the holder may change them before it commits)."""
 _REVISION = PROCESS_INSTANCES.names.index("revision")
 """Where the revision is in the instance row's JSON array."""
 
 
 def load_instance(
-    connection: Connection, process_instance_id: str, *, lock: bool, only_job: str | None = None
+    connection: Connection,
+    process_instance_id: str,
+    *,
+    lock: bool,
+    only_job: str | None = None,
+    whole_up_to: int = 0,
 ) -> Snapshot | None:
     """Load an instance's runtime state (open incidents and activity instances only).
 
-    With ``only_job`` (a job's run), of the jobs only that one is read, and no activity
-    instance (the caller reads the others when it needs them).
+    With ``only_job`` (a job's run), of the jobs only that one is read, no activity
+    instance, and of the executions, when there are more than ``whole_up_to``, only
+    the job's and those above it; the snapshot's ``partly_read`` names what the caller
+    must read the rest of when it needs them.
     """
-    one_job = only_job is not None
-    params = (only_job, process_instance_id) if one_job else (process_instance_id,)
-    row = _fetch(
-        connection,
-        _LOAD_SPAN,
-        _LOAD_LOCKED[one_job] if lock else _LOAD[one_job],
-        params,
-    )
+    read: Read = "whole" if only_job is None else "job"
+    params: dict[str, Any] = {"id": process_instance_id}
+    if only_job is not None:
+        params |= {"job": only_job, "whole": whole_up_to}
+    row = _fetch(connection, _LOAD_SPAN, _LOAD_LOCKED[read] if lock else _LOAD[read], params)
     if row is None and lock:
         # Locked by another transaction (or gone): wait for the lock, then read.
-        if _fetch(connection, _LOAD_SPAN, _LOCK, (process_instance_id,)) is None:
+        if read == "whole":
+            held = _fetch(connection, _LOAD_SPAN, _LOCK, params)
+        else:
+            held = _fetch(connection, _LOAD_SPAN, _LOCK_COUNTING, params)
+            if held is not None and held[0] > whole_up_to:
+                read = "job's path"  # many executions: read the path at once
+        if held is None:
             return None
-        row = _fetch(connection, _LOAD_SPAN, _LOAD[one_job], params)
+        row = _fetch(connection, _LOAD_SPAN, _LOAD[read], params)
     elif row is not None and lock and row[-1] != row[0][_REVISION]:
         # Committed to between the statement's snapshot and its lock: read again.
-        row = _fetch(connection, _LOAD_SPAN, _LOAD[one_job], params)
+        row = _fetch(connection, _LOAD_SPAN, _LOAD[read], params)
     if row is None:
         return None
     instance = _INSTANCE.decode(row[0])
     state = InstanceState(instance=instance)
     collections = row[1 : len(COLLECTIONS) + 1]
     entities: dict[str, dict[str, RowSnapshot]] = {}
+    partly_read: set[str] = set()
+    waiting: dict[str, int] = {}
     for collection, loaded_rows in zip(COLLECTIONS, collections, strict=True):
+        if read == "whole" or collection.for_a_job == "all":
+            pass
+        elif collection.for_a_job != "the job's path":
+            partly_read.add(collection.attribute)
+        elif read == "job's path":
+            loaded_rows, waiting = loaded_rows
+            partly_read.add(collection.attribute)
+        elif len(loaded_rows) > whole_up_to:  # too many to keep: the path alone
+            path = _fetch(connection, _LOAD_SPAN, _PATH, params)
+            assert path is not None
+            loaded_rows, waiting = path[0]
+            partly_read.add(collection.attribute)
         codec = _CODECS[collection.rows.table.name]
         loaded = getattr(state, collection.attribute)
         snapshots = entities[collection.attribute] = {}
@@ -274,7 +358,54 @@ def load_instance(
     for scope_id, name, type_name, text in row[len(COLLECTIONS) + 1]:
         state.variables.setdefault(scope_id, {})[name] = deserialize(type_name, text)
         variables[(scope_id, name)] = (type_name, text)
-    return Snapshot(state, state.instance.revision, entities, variables, set())
+    return Snapshot(
+        state,
+        state.instance.revision,
+        entities,
+        variables,
+        set(),
+        frozenset(partly_read),
+        _waiting_unread(state, only_job, waiting) if "executions" in partly_read else None,
+    )
+
+
+def _waiting_unread(
+    state: InstanceState, job_id: str | None, waiting: dict[str, int]
+) -> tuple[str, dict[str, int]] | None:
+    """The scope the load counted the waiting executions of, with their counts."""
+    job = state.jobs.get(job_id or "")
+    token = state.executions.get(job.execution_id) if job is not None else None
+    if token is None or token.parent_id is None:
+        return None
+    return token.parent_id, waiting
+
+
+_COUNT_WAITING = (
+    "SELECT count(*) FROM executions WHERE process_instance_id = %s AND parent_id = %s "
+    "AND activity_id = %s AND is_concurrent AND NOT is_active AND id <> ALL(%s)"
+)
+
+
+def count_waiting(
+    connection: Connection,
+    process_instance_id: str,
+    scope_id: str,
+    activity_id: str,
+    *,
+    exclude: list[str],
+) -> int:
+    """How many concurrent children of ``scope_id`` wait, inactive, at ``activity_id``.
+
+    The executions ``exclude`` names (those the caller has read) are not counted.
+    """
+    row = _fetch(
+        connection,
+        "SELECT executions",
+        _COUNT_WAITING,
+        (process_instance_id, scope_id, activity_id, exclude),
+    )
+    assert row is not None
+    return int(row[0])
 
 
 def write_changes(connection: Connection, changes: ChangeSet) -> None:
@@ -340,7 +471,7 @@ winner inserted) and the statement reports 0, an optimistic locking conflict.
 
 
 def _fetch(
-    connection: Connection, name: str, sql: str, params: tuple[Any, ...]
+    connection: Connection, name: str, sql: str, params: tuple[Any, ...] | dict[str, Any]
 ) -> Sequence[Any] | None:
     """Run ``sql`` in the connection's transaction; its first row, or ``None``.
 

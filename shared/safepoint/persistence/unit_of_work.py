@@ -135,6 +135,7 @@ class UnitOfWork:
         """Forget the loaded instances: their states can no longer read what they left out."""
         for snapshot in self._snapshots.values():
             snapshot.state.load_others.clear()
+            snapshot.state.count_waiting_others = None
         self._snapshots.clear()
 
     # -- deployments ---------------------------------------------------------------------

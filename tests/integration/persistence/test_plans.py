@@ -10,6 +10,7 @@ scan a whole instance table.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.pool import NullPool
 
 from safepoint.core.state import InstanceState
-from safepoint.persistence import postgresql
+from safepoint.persistence import instances, postgresql
 from safepoint.persistence.store import Store
 
 NewState = Callable[..., InstanceState]
@@ -148,6 +149,29 @@ def test_a_save_of_every_kind_of_change_reads_only_the_instance_rows(
     with crowded.unit_of_work() as uow:
         stored = uow.variables("pi-1")
     assert stored == {"amount": 11, "approved": True, "items": [1, {"sku": "A"}], "fresh": "yes"}
+
+
+def test_a_job_runs_read_of_its_path_and_its_count_of_a_join_read_only_the_instance_rows(
+    crowded: Store, plans: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(instances, "WHOLE_UP_TO", 0)
+    with crowded.unit_of_work() as uow:
+        state = uow.load_instance("pi-1")
+        assert state is not None
+        other = replace(state.executions["pi-1-ex-2"], id="pi-1-ex-3", ordinal=2)
+        state.executions[other.id] = other
+        uow.save_instance(state)
+    plans.clear()
+
+    with crowded.unit_of_work() as uow:
+        state = uow.load_instance("pi-1", lock=True, only_job="pi-1-job-1")
+        assert state is not None
+        assert list(state.executions) == ["pi-1", "pi-1-ex-2"]  # the job's path
+        assert state.waiting_at("pi-1-ex-2", "join") == 0  # not the scope counted at load
+
+    # the load, the read of the path (the instance has too many executions), the count
+    assert len(plans) == 3, [seen["statement"][:60] for seen in plans]
+    assert _whole_table_reads(plans) == []
 
 
 HISTORY = 2000

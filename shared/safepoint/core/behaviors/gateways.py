@@ -8,7 +8,12 @@ from safepoint.core.delegates import DelegateExecution
 from safepoint.core.entities import Execution
 from safepoint.core.expressions import evaluate_condition
 from safepoint.core.transitions import leave
-from safepoint.core.tree import joined_executions, leaf_executions, scope_execution
+from safepoint.core.tree import (
+    joined_executions,
+    leaf_executions,
+    scope_execution,
+    waiting_count,
+)
 from safepoint.errors import NoOutgoingFlow
 from safepoint.model import ExclusiveGateway, FlowNode, InclusiveGateway, Process, SequenceFlow
 
@@ -41,8 +46,11 @@ class ParallelGatewayBehavior(PassThrough):
     def execute(self, ctx: CommandContext, execution: Execution, node: FlowNode) -> None:
         """Join this token; when all have arrived, leave through all outgoing flows."""
         execution.is_active = False
+        expected = max(1, len(node.incoming))
+        if waiting_count(ctx.state, execution, node.id) < expected:
+            return  # not every token is there: no need to read the others
         joined = joined_executions(ctx.state, execution, node.id)
-        if len(joined) >= max(1, len(node.incoming)):
+        if len(joined) >= expected:
             leave(ctx, execution, ctx.process.outgoing(node), joined)
 
 
