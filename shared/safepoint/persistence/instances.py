@@ -219,12 +219,16 @@ def _count_waiting_others(
     They are the inactive concurrent children of ``scope_id`` there: the count a
     parallel join needs, without their rows.
 
-    The load counted them for the scope of the job's execution (they have not changed
-    since: the instance is locked, and whatever the command changes it has read).
+    The load counted them for the scope of the job's execution: they have not changed
+    since, as far as this command can tell (whatever it changes it has read; an unlocked
+    load's save fails if another transaction changed the instance meanwhile).
     """
     if snapshot.waiting_unread is not None and snapshot.waiting_unread[0] == scope_id:
         return snapshot.waiting_unread[1].get(activity_id, 0)
-    read = list(snapshot.entities["executions"])
+    known = snapshot.entities["executions"]
+    if scope_id in snapshot.state.executions and scope_id not in known:
+        return 0  # a scope the command created: its children are all in memory
+    read = list(known)
     if _uses_postgresql(connection):
         return postgresql.count_waiting(
             connection, snapshot.state.id, scope_id, activity_id, exclude=read

@@ -169,6 +169,8 @@ class _Codec:
 
 _INSTANCE = _Codec.of(PROCESS_INSTANCES)
 _EXECUTIONS = next(c for c in COLLECTIONS if c.attribute == "executions")
+_EXECUTIONS_AT = 1 + COLLECTIONS.index(_EXECUTIONS)
+"""Where the executions are in a load's row (after the instance row)."""
 _CODECS = {c.rows.table.name: _Codec.of(c.rows) for c in COLLECTIONS} | {
     JOB_LOGS.table.name: _Codec.of(JOB_LOGS)
 }
@@ -276,8 +278,13 @@ def _load_locked_sql(read: Read) -> str:
 
 _LOAD: dict[Read, str] = {read: _load_sql(read) for read in ("whole", "job", "job's path")}
 _LOAD_LOCKED: dict[Read, str] = {read: _load_locked_sql(read) for read in ("whole", "job")}
-_PATH = _path("%(id)s")
-"""The executions of a job's path, once a load has found too many to read them all."""
+_PATH = (
+    f"SELECT ({_path('%(id)s')}), "
+    "(SELECT revision FROM process_instances WHERE id = %(id)s)"
+)
+"""The executions of a job's path, once a load has found too many to read them all, and
+the instance's revision: without the lock, another transaction may commit between the
+two statements (a non-exclusive job), and the path must be as of the first one's."""
 _LOAD_SPAN = "SELECT process_instances"
 """The span name of the load's statements (tracing on)."""
 _LOCK = "SELECT 1 FROM process_instances WHERE id = %(id)s FOR UPDATE"
@@ -326,6 +333,15 @@ def load_instance(
     elif row is not None and lock and row[-1] != row[0][_REVISION]:
         # Committed to between the statement's snapshot and its lock: read again.
         row = _fetch(connection, _LOAD_SPAN, _LOAD[read], params)
+    if row is not None and read == "job" and len(row[_EXECUTIONS_AT]) > whole_up_to:
+        # Too many executions to keep: the job's path alone.
+        read = "job's path"
+        path = _fetch(connection, _LOAD_SPAN, _PATH, params)
+        assert path is not None
+        if path[1] == row[0][_REVISION]:
+            row = (*row[:_EXECUTIONS_AT], path[0], *row[_EXECUTIONS_AT + 1 :])
+        else:  # committed to in between (no lock held): read it all again, at once
+            row = _fetch(connection, _LOAD_SPAN, _LOAD[read], params)
     if row is None:
         return None
     instance = _INSTANCE.decode(row[0])
@@ -341,11 +357,6 @@ def load_instance(
             partly_read.add(collection.attribute)
         elif read == "job's path":
             loaded_rows, waiting = loaded_rows
-            partly_read.add(collection.attribute)
-        elif len(loaded_rows) > whole_up_to:  # too many to keep: the path alone
-            path = _fetch(connection, _LOAD_SPAN, _PATH, params)
-            assert path is not None
-            loaded_rows, waiting = path[0]
             partly_read.add(collection.attribute)
         codec = _CODECS[collection.rows.table.name]
         loaded = getattr(state, collection.attribute)

@@ -148,6 +148,19 @@ def test_tokens_waiting_in_another_scope_are_counted_by_a_query(
         assert "executions" in state.load_others  # counted, not read
 
 
+def test_tokens_in_a_scope_the_command_created_are_counted_in_memory(
+    store: Store, wide: InstanceState, statements: list[str]
+) -> None:
+    with store.unit_of_work() as uow:
+        state = _job_run(uow, "job-c07")
+        scope = Execution(id="new", process_instance_id=PID, parent_id="c07", is_scope=True)
+        state.executions[scope.id] = scope
+        statements.clear()
+
+        assert state.waiting_at("new", "inner_join") == 0
+        assert statements == []
+
+
 def test_once_every_execution_is_read_they_are_counted_in_memory(
     store: Store, wide: InstanceState, statements: list[str]
 ) -> None:
@@ -217,3 +230,41 @@ def test_a_job_run_that_waits_for_a_wide_instance_reads_its_path_once_it_holds_t
         postgresql._LOCK_COUNTING,
         postgresql._LOAD["job's path"],
     ]
+
+
+def test_an_unlocked_job_run_reads_again_when_a_commit_comes_between_its_two_reads(
+    store: Store, wide: InstanceState, database_url: str
+) -> None:
+    """A non-exclusive job's load holds no lock: the path it reads second must be of the
+    same instance revision as what it read first, or it reads everything again at once."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers: no commit can come in between")
+    statements: list[str] = []
+
+    def commit_in_between(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("UPDATE"):
+            return  # the other transaction's
+        statements.append(statement)
+        if statement == postgresql._PATH:
+            with store.engine.begin() as other:
+                other.execute(
+                    text("UPDATE process_instances SET revision = revision + 1 WHERE id = :id"),
+                    {"id": PID},
+                )
+
+    event.listen(store.engine, "before_cursor_execute", commit_in_between)
+    try:
+        with store.unit_of_work() as uow:
+            state = uow.load_instance(PID, lock=False, only_job="job-c07")
+            assert state is not None
+            assert list(state.executions) == [PID, "c07"]
+            assert state.instance.revision == wide.instance.revision + 1
+    finally:
+        event.remove(store.engine, "before_cursor_execute", commit_in_between)
+
+    assert statements == [
+        postgresql._LOAD["job"],
+        postgresql._PATH,  # of another revision than the first read's
+        postgresql._LOAD["job's path"],
+    ]
+
