@@ -278,10 +278,7 @@ def _load_locked_sql(read: Read) -> str:
 
 _LOAD: dict[Read, str] = {read: _load_sql(read) for read in ("whole", "job", "job's path")}
 _LOAD_LOCKED: dict[Read, str] = {read: _load_locked_sql(read) for read in ("whole", "job")}
-_PATH = (
-    f"SELECT ({_path('%(id)s')}), "
-    "(SELECT revision FROM process_instances WHERE id = %(id)s)"
-)
+_PATH = f"SELECT ({_path('%(id)s')}), (SELECT revision FROM process_instances WHERE id = %(id)s)"
 """The executions of a job's path, once a load has found too many to read them all, and
 the instance's revision: without the lock, another transaction may commit between the
 two statements (a non-exclusive job), and the path must be as of the first one's."""

@@ -267,4 +267,3 @@ def test_an_unlocked_job_run_reads_again_when_a_commit_comes_between_its_two_rea
         postgresql._PATH,  # of another revision than the first read's
         postgresql._LOAD["job's path"],
     ]
-
