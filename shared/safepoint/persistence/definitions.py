@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, text, update
 
 from safepoint.core.deployments import Deployment, ProcessDefinition
+from safepoint.persistence import postgresql
 from safepoint.persistence.rows import PROCESS_DEFINITIONS
 from safepoint.persistence.tables import deployment_resources, deployments, process_definitions
 
@@ -99,7 +100,13 @@ def process_definition(connection: Connection, definition_id: str) -> ProcessDef
 
 
 def latest_process_definition(connection: Connection, key: str) -> ProcessDefinition | None:
-    """The highest version of the process definition ``key``, or ``None``."""
+    """The highest version of the process definition ``key``, or ``None``.
+
+    Every start by key asks it: on PostgreSQL it is plain SQL on the driver's connection
+    (:func:`safepoint.persistence.postgresql.latest_process_definition`).
+    """
+    if connection.dialect.name == "postgresql":
+        return postgresql.latest_process_definition(connection, key)
     row = (
         connection.execute(
             select(process_definitions)
