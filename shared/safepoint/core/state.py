@@ -85,10 +85,8 @@ class InstanceState:
             return self.all_executions()[execution_id]
         return found
 
-    def find_execution(self, execution_id: str | None) -> Execution | None:
+    def find_execution(self, execution_id: str) -> Execution | None:
         """Like :meth:`execution`, but ``None`` for an id the instance does not have."""
-        if execution_id is None:
-            return None
         found = self.executions.get(execution_id)
         if found is None:
             return self.all_executions().get(execution_id)
@@ -108,7 +106,7 @@ class InstanceState:
             and not e.is_active
             and e.activity_id == activity_id
         )
-        if self.count_waiting_others is not None and "executions" in self.load_others:
+        if self.count_waiting_others is not None:  # dropped once every execution is read
             waiting += self.count_waiting_others(scope_id, activity_id)
         return waiting
 

@@ -183,17 +183,16 @@ def _keep_the_job_path(
     reads them all first).
     """
     executions = state.executions
-    job = state.jobs.get(job_id)
-    token = executions.get(job.execution_id) if job is not None else None
-    path: list[str] = []
-    execution = token
-    while execution is not None:
-        path.append(execution.id)
-        execution = executions.get(execution.parent_id or "")
     if len(executions) <= WHOLE_UP_TO:
         partly_read.discard("executions")
         return None
-    kept = set(path)
+    job = state.jobs.get(job_id)
+    token = executions.get(job.execution_id) if job is not None else None
+    kept: set[str] = set()
+    execution = token
+    while execution is not None:
+        kept.add(execution.id)
+        execution = executions.get(execution.parent_id or "")
     waiting: dict[str, int] = {}
     for execution_id in [key for key in executions if key not in kept]:
         other = executions.pop(execution_id)

@@ -355,12 +355,10 @@ def load_instance(
     partly_read: set[str] = set()
     waiting: dict[str, int] = {}
     for collection, loaded_rows in zip(COLLECTIONS, collections, strict=True):
-        if read == "whole" or collection.for_a_job == "all":
-            pass
-        elif collection.for_a_job != "the job's path":
-            partly_read.add(collection.attribute)
-        elif read == "job's path":
+        if read == "job's path" and collection.for_a_job == "the job's path":
             loaded_rows, waiting = loaded_rows
+            partly_read.add(collection.attribute)
+        elif read != "whole" and collection.for_a_job in ("the job", "none"):
             partly_read.add(collection.attribute)
         codec = _CODECS[collection.rows.table.name]
         loaded = getattr(state, collection.attribute)
