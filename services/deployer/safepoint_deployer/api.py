@@ -91,13 +91,16 @@ health = APIRouter(tags=["Health"])
 router = APIRouter(prefix=BASE_PATH, tags=["Deployment"], responses=_ERRORS)
 
 
-def get_service(request: Request) -> DeployerService:
-    """The service the lifespan opened (FastAPI dependency)."""
+async def get_service(request: Request) -> DeployerService:
+    """The service the lifespan opened (FastAPI dependency).
+
+    ``async`` so that FastAPI calls it on the event loop, not in a worker thread.
+    """
     service: DeployerService = request.app.state.service
     return service
 
 
-def get_max_resource_bytes(request: Request) -> int:
+async def get_max_resource_bytes(request: Request) -> int:
     """The largest resource a deployment may hold (from the settings)."""
     limit: int = request.app.state.max_resource_bytes
     return limit

@@ -36,6 +36,7 @@ from safepoint.rest import (
     log_answered_error,
 )
 from safepoint_engine.api import health, router
+from safepoint_engine.api.common import CommandRunner
 from safepoint_engine.messaging_runtime import MessagingOptions, MessagingRuntime
 from safepoint_engine.observability import count_open_incidents
 from safepoint_engine.service import CommandFailed, EngineService, Unsupported
@@ -167,6 +168,7 @@ def create_app(
         incidents_open = metrics.track_incidents_open(lambda: count_open_incidents(store))
         app.state.service = service
         app.state.messaging = runtime
+        app.state.commands = CommandRunner(runtime.relay if runtime is not None else None)
         logger.info(
             "engine service ready with %d delegates on the %s event loop%s",
             len(registry),

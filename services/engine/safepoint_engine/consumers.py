@@ -40,6 +40,7 @@ import logging
 import random
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Final
 
 from pydantic import JsonValue
@@ -86,6 +87,7 @@ from safepoint.messaging import (
     consume,
     reply,
 )
+from safepoint.messaging.outbox import OutboxRelay
 from safepoint_engine.observability import link_to_waiting_instance
 
 if TYPE_CHECKING:
@@ -276,6 +278,10 @@ class CommandHandler:
         requeue_backoff: seconds a command that failed unexpectedly is held before it
             is requeued; doubled per redelivery up to :data:`MAX_REQUEUE_BACKOFF`, so a
             database outage does not use up the delivery limit in milliseconds.
+        relay: the outbox relay that is the engine's ``on_commit`` hook: what a command
+            commits is then published from the event loop once its worker thread
+            returns, before the command is answered and acknowledged
+            (:meth:`OutboxRelay.run_deferred`), not by the hook from the thread.
     """
 
     def __init__(
@@ -283,6 +289,7 @@ class CommandHandler:
         engine: Engine,
         publisher: Publisher,
         *,
+        relay: OutboxRelay | None = None,
         topology: Topology | None = None,
         conflict_attempts: int = DEFAULT_CONFLICT_ATTEMPTS,
         conflict_backoff: float = DEFAULT_CONFLICT_BACKOFF,
@@ -292,6 +299,7 @@ class CommandHandler:
             raise ValueError(f"conflict_attempts must be at least 1, not {conflict_attempts}")
         self._engine = engine
         self._publisher = publisher
+        self._relay = relay
         self._topology = topology or publisher.topology
         self._conflict_attempts = conflict_attempts
         self._conflict_backoff = conflict_backoff
@@ -374,9 +382,10 @@ class CommandHandler:
         while True:
             try:
                 with use_trace_context(tracing.current_headers() or trace):
-                    return await asyncio.to_thread(
-                        execute_command_once, self._engine, command, command_id
-                    )
+                    run = partial(execute_command_once, self._engine, command, command_id)
+                    if self._relay is None:
+                        return await asyncio.to_thread(run)
+                    return await self._relay.run_deferred(asyncio.to_thread, run)
             except OptimisticLockError:
                 if attempt >= self._conflict_attempts:
                     raise

@@ -184,6 +184,7 @@ class MessagingRuntime:
         handler = CommandHandler(
             engine,
             self._publisher,
+            relay=self._relay,
             topology=options.topology,
             conflict_attempts=options.conflict_attempts,
             requeue_backoff=options.requeue_backoff,

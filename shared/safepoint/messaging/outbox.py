@@ -15,16 +15,18 @@ engine in a worker thread and awaits it (the job-executor, per message) can save
 two thread hand-offs: under :meth:`OutboxRelay.deferred` the hook only collects the
 committed outcomes, and the caller publishes them with
 :meth:`OutboxRelay.publish_committed` once the thread returns, still before it
-acknowledges the message that caused them.
+acknowledges the message (or answers the request) that caused them;
+:meth:`OutboxRelay.run_deferred` does both around one call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TypeVar
 
 from safepoint import metrics, tracing
 from safepoint.contract import (
@@ -44,6 +46,8 @@ from safepoint.messaging.publisher import Outgoing, Publisher
 from safepoint.messaging.topology import declare_external_topic
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def trace_headers(context: dict[str, str]) -> dict[str, str]:
@@ -216,6 +220,31 @@ class OutboxRelay:
             yield outcomes
         finally:
             _DEFERRED.reset(token)
+
+    async def run_deferred(
+        self,
+        in_thread: Callable[[Callable[[], T]], Awaitable[T]],
+        command: Callable[[], T],
+    ) -> T:
+        """Run ``command`` in a worker thread, then publish what it committed from the loop.
+
+        ``in_thread`` runs it there (``asyncio.to_thread``...), under :meth:`deferred`.
+        What committed is published even when ``command`` fails afterwards.
+        """
+        committed: list[CommandOutcome] = []
+
+        def collecting() -> T:
+            with self.deferred() as outcomes:
+                try:
+                    return command()
+                finally:
+                    committed.extend(outcomes)
+
+        try:
+            return await in_thread(collecting)
+        finally:
+            if committed:
+                await self.publish_committed(committed)
 
     async def publish_committed(self, outcomes: Iterable[CommandOutcome]) -> None:
         """Publish outcomes collected under :meth:`deferred`; a failure is logged, not raised.

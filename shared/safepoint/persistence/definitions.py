@@ -94,7 +94,13 @@ def delete_deployment(connection: Connection, deployment_id: str) -> None:
 
 
 def process_definition(connection: Connection, definition_id: str) -> ProcessDefinition | None:
-    """The process definition with ``definition_id``, or ``None``."""
+    """The process definition with ``definition_id``, or ``None``.
+
+    Every start asks it (a start by key over HTTP too, after the latest version): on
+    PostgreSQL it is plain SQL on the driver's connection, like the latest version.
+    """
+    if connection.dialect.name == "postgresql":
+        return postgresql.process_definition(connection, definition_id)
     found = _definitions(connection, process_definitions.c.id == definition_id)
     return found[0] if found else None
 

@@ -393,10 +393,12 @@ def _waiting_unread(
     return token.parent_id, waiting
 
 
+_DEFINITION_COLUMNS = ", ".join(_quote(name) for name in PROCESS_DEFINITIONS.names)
 _LATEST_DEFINITION = (
-    f"SELECT {', '.join(_quote(name) for name in PROCESS_DEFINITIONS.names)} "
-    "FROM process_definitions WHERE key = %s ORDER BY version DESC LIMIT 1"
+    f"SELECT {_DEFINITION_COLUMNS} FROM process_definitions "
+    "WHERE key = %s ORDER BY version DESC LIMIT 1"
 )
+_DEFINITION = f"SELECT {_DEFINITION_COLUMNS} FROM process_definitions WHERE id = %s"
 
 
 def latest_process_definition(connection: Connection, key: str) -> ProcessDefinition | None:
@@ -406,6 +408,12 @@ def latest_process_definition(connection: Connection, key: str) -> ProcessDefini
     70 µs this way.
     """
     row = _fetch(connection, "SELECT process_definitions", _LATEST_DEFINITION, (key,))
+    return None if row is None else ProcessDefinition(*row)
+
+
+def process_definition(connection: Connection, definition_id: str) -> ProcessDefinition | None:
+    """The process definition with ``definition_id``, or ``None``: a start by id reads it."""
+    row = _fetch(connection, "SELECT process_definitions", _DEFINITION, (definition_id,))
     return None if row is None else ProcessDefinition(*row)
 
 

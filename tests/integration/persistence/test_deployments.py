@@ -78,7 +78,8 @@ def test_versions_count_up_per_key(store: Store) -> None:
     with store.unit_of_work() as uow:
         latest = uow.latest_process_definition("invoice")
         assert latest is not None and (latest.version, latest.deployment_id) == (3, "dep-3")
-        assert latest == uow.process_definition(latest.id)  # every field, read either way
+        # every field, as plain SQL (by key, by id) and through SQLAlchemy Core (the list)
+        assert latest == uow.process_definition(latest.id) == uow.process_definitions("invoice")[-1]
         assert uow.latest_process_definition("unknown") is None
         assert [d.id for d in uow.process_definitions("invoice")] == [
             "invoice:1:dep-1",

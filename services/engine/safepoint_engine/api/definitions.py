@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, Request
 
 from safepoint.contract import from_typed, to_typed
 from safepoint.core.deployments import ProcessDefinition
-from safepoint_engine.api.common import FirstResult, MaxResults, Service, links, page
+from safepoint_engine.api.common import (
+    Commands,
+    FirstResult,
+    MaxResults,
+    Service,
+    links,
+    page,
+)
 from safepoint_engine.queries import ProcessDefinitionQuery
 from safepoint_engine.schemas import (
     ProcessDefinitionDiagramDto,
@@ -76,12 +83,20 @@ def get_latest_process_definition_xml(service: Service, key: str) -> ProcessDefi
     response_model=ProcessInstanceDto | ProcessInstanceWithVariablesDto,
     tags=["Process Definition"],
 )
-def start_process_instance_by_key(
-    service: Service, request: Request, key: str, body: StartProcessInstanceDto | None = None
+async def start_process_instance_by_key(
+    service: Service,
+    commands: Commands,
+    request: Request,
+    key: str,
+    body: StartProcessInstanceDto | None = None,
 ) -> ProcessInstanceDto:
     """Start the latest version of ``key``; it runs up to its first safe points."""
-    definition = service.latest_process_definition(key)
-    return _start(service, request, definition, body or StartProcessInstanceDto())
+
+    def start() -> ProcessInstanceDto:
+        definition = service.latest_process_definition(key)
+        return _start(service, request, definition, body or StartProcessInstanceDto())
+
+    return await commands(start)
 
 
 @router.get(
@@ -113,15 +128,20 @@ def get_process_definition_xml(
     response_model=ProcessInstanceDto | ProcessInstanceWithVariablesDto,
     tags=["Process Definition"],
 )
-def start_process_instance(
+async def start_process_instance(
     service: Service,
+    commands: Commands,
     request: Request,
     process_definition_id: str,
     body: StartProcessInstanceDto | None = None,
 ) -> ProcessInstanceDto:
     """Start this exact process definition version."""
-    definition = service.process_definition(process_definition_id)
-    return _start(service, request, definition, body or StartProcessInstanceDto())
+
+    def start() -> ProcessInstanceDto:
+        definition = service.process_definition(process_definition_id)
+        return _start(service, request, definition, body or StartProcessInstanceDto())
+
+    return await commands(start)
 
 
 def _start(

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from safepoint.contract import from_typed
-from safepoint_engine.api.common import FirstResult, MaxResults, Service, no_content
+from safepoint_engine.api.common import Commands, FirstResult, MaxResults, Service, no_content
 from safepoint_engine.queries import ExternalTaskQuery
 from safepoint_engine.schemas import (
     CompleteExternalTaskDto,
@@ -65,13 +65,18 @@ def get_external_task(service: Service, external_task_id: str) -> ExternalTaskDt
     response_class=Response,
     tags=["External Task"],
 )
-def complete_external_task(
-    service: Service, external_task_id: str, body: CompleteExternalTaskDto
+async def complete_external_task(
+    service: Service, commands: Commands, external_task_id: str, body: CompleteExternalTaskDto
 ) -> Response:
     """Complete the external task for ``workerId`` and continue the instance."""
     if body.local_variables:
         raise Unsupported("localVariables are not supported yet; send them as variables")
-    service.complete_external_task(external_task_id, body.worker_id, from_typed(body.variables))
+    await commands(
+        service.complete_external_task,
+        external_task_id,
+        body.worker_id,
+        from_typed(body.variables),
+    )
     return no_content()
 
 
@@ -81,15 +86,16 @@ def complete_external_task(
     response_class=Response,
     tags=["External Task"],
 )
-def handle_external_task_failure(
-    service: Service, external_task_id: str, body: ExternalTaskFailureDto
+async def handle_external_task_failure(
+    service: Service, commands: Commands, external_task_id: str, body: ExternalTaskFailureDto
 ) -> Response:
     """Report a worker's failure: the task comes back after ``retryTimeout`` ms.
 
     At 0 ``retries`` (the default, as in Camunda) it does not, and a
     ``failedExternalTask`` incident opens.
     """
-    service.handle_external_task_failure(
+    await commands(
+        service.handle_external_task_failure,
         external_task_id,
         body.worker_id,
         error_message=body.error_message,
@@ -106,11 +112,12 @@ def handle_external_task_failure(
     response_class=Response,
     tags=["External Task"],
 )
-def handle_external_task_bpmn_error(
-    service: Service, external_task_id: str, body: ExternalTaskBpmnErrorDto
+async def handle_external_task_bpmn_error(
+    service: Service, commands: Commands, external_task_id: str, body: ExternalTaskBpmnErrorDto
 ) -> Response:
     """Report a business error; with no error boundary event to catch it, an incident opens."""
-    service.handle_external_task_bpmn_error(
+    await commands(
+        service.handle_external_task_bpmn_error,
         external_task_id,
         body.worker_id,
         error_code=body.error_code,
@@ -126,9 +133,9 @@ def handle_external_task_bpmn_error(
     response_class=Response,
     tags=["External Task"],
 )
-def set_external_task_retries(
-    service: Service, external_task_id: str, body: RetriesDto
+async def set_external_task_retries(
+    service: Service, commands: Commands, external_task_id: str, body: RetriesDto
 ) -> Response:
     """Set the task's retries; a positive count resolves its ``failedExternalTask`` incident."""
-    service.set_external_task_retries(external_task_id, body.retries)
+    await commands(service.set_external_task_retries, external_task_id, body.retries)
     return no_content()

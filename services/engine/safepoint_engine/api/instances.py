@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, Request, Response
 
 from safepoint.contract import TypedValue, to_typed
 from safepoint.errors import NotFound
-from safepoint_engine.api.common import FirstResult, MaxResults, Service, links, no_content
+from safepoint_engine.api.common import (
+    Commands,
+    FirstResult,
+    MaxResults,
+    Service,
+    links,
+    no_content,
+)
 from safepoint_engine.queries import ProcessInstanceQuery
 from safepoint_engine.schemas import ActivityInstanceDto, ProcessInstanceDto
 from safepoint_engine.service import Unsupported
@@ -65,8 +72,9 @@ def get_process_instance(
     response_class=Response,
     tags=["Process Instance"],
 )
-def delete_process_instance(
+async def delete_process_instance(
     service: Service,
+    commands: Commands,
     process_instance_id: str,
     skip_custom_listeners: Annotated[bool, Query(alias="skipCustomListeners")] = False,
     skip_io_mappings: Annotated[bool, Query(alias="skipIoMappings")] = False,
@@ -75,7 +83,11 @@ def delete_process_instance(
     """Cancel a running instance; its end listeners and output mappings run."""
     if skip_custom_listeners or skip_io_mappings:
         raise Unsupported("skipCustomListeners and skipIoMappings are not supported yet")
-    service.delete_process_instance(process_instance_id, fail_if_not_exists=fail_if_not_exists)
+    await commands(
+        service.delete_process_instance,
+        process_instance_id,
+        fail_if_not_exists=fail_if_not_exists,
+    )
     return no_content()
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from safepoint_engine.api.common import (
     JSON_ERRORS,
+    Commands,
     FirstResult,
     MaxResults,
     Service,
@@ -61,16 +62,18 @@ def get_job(service: Service, job_id: str) -> JobDto:
 
 
 @router.post("/job/{job_id}/execute", status_code=204, response_class=Response, tags=["Job"])
-def execute_job(service: Service, job_id: str) -> Response:
+async def execute_job(service: Service, commands: Commands, job_id: str) -> Response:
     """Run the job now; on failure its retries, stack trace and incident are recorded (500)."""
-    service.execute_job(job_id)
+    await commands(service.execute_job, job_id)
     return no_content()
 
 
 @router.put("/job/{job_id}/retries", status_code=204, response_class=Response, tags=["Job"])
-def set_job_retries(service: Service, job_id: str, body: RetriesDto) -> Response:
+async def set_job_retries(
+    service: Service, commands: Commands, job_id: str, body: RetriesDto
+) -> Response:
     """Set the job's retries; a positive count resolves its ``failedJob`` incident."""
-    service.set_job_retries(job_id, body.retries)
+    await commands(service.set_job_retries, job_id, body.retries)
     return no_content()
 
 

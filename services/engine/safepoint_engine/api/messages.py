@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from safepoint.contract import from_typed
-from safepoint_engine.api.common import Service, no_content
+from safepoint_engine.api.common import Commands, Service, no_content
 from safepoint_engine.schemas import CorrelationMessageDto
 from safepoint_engine.service import Unsupported
 
@@ -13,7 +13,9 @@ router = APIRouter()
 
 
 @router.post("/message", status_code=204, response_class=Response, tags=["Message"])
-def correlate_message(service: Service, body: CorrelationMessageDto) -> Response:
+async def correlate_message(
+    service: Service, commands: Commands, body: CorrelationMessageDto
+) -> Response:
     """Deliver a message to the one execution waiting for it (400 if none or several)."""
     unsupported = [
         name
@@ -34,7 +36,10 @@ def correlate_message(service: Service, body: CorrelationMessageDto) -> Response
             f"message correlation by messageName and businessKey only: "
             f"{', '.join(unsupported)} not supported yet"
         )
-    service.correlate_message(
-        body.message_name, body.business_key, from_typed(body.process_variables)
+    await commands(
+        service.correlate_message,
+        body.message_name,
+        body.business_key,
+        from_typed(body.process_variables),
     )
     return no_content()

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from safepoint.contract import TypedValue, from_typed, to_typed
-from safepoint_engine.api.common import FirstResult, MaxResults, Service, no_content
+from safepoint_engine.api.common import Commands, FirstResult, MaxResults, Service, no_content
 from safepoint_engine.queries import TaskQuery
 from safepoint_engine.schemas import CompleteTaskDto, TaskDto
 
@@ -56,11 +57,15 @@ def get_task(service: Service, task_id: str) -> TaskDto:
     responses={200: {"model": dict[str, TypedValue], "description": "withVariablesInReturn"}},
     tags=["Task"],
 )
-def complete_task(service: Service, task_id: str, body: CompleteTaskDto | None = None) -> Response:
+async def complete_task(
+    service: Service, commands: Commands, task_id: str, body: CompleteTaskDto | None = None
+) -> Response:
     """Complete the task and continue the instance to its next safe points (204)."""
     body = body or CompleteTaskDto()
-    task = service.complete_task(task_id, from_typed(body.variables))
+    task = await commands(service.complete_task, task_id, from_typed(body.variables))
     if not body.with_variables_in_return:
         return no_content()
-    variables = to_typed(service.variables_after_command(task.process_instance_id))
+    variables = to_typed(
+        await run_in_threadpool(service.variables_after_command, task.process_instance_id)
+    )
     return JSONResponse({name: value.model_dump(mode="json") for name, value in variables.items()})
