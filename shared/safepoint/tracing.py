@@ -436,6 +436,25 @@ def consumer_span(
 
 
 @contextmanager
+def continuing(headers: Mapping[str, object]) -> Iterator[None]:
+    """Make the context ``headers`` carry current (a job run without its message).
+
+    A follow-up job runs in the job-executor that created it, with no message of its
+    own: its span becomes a child of what its stored trace context names (the job that
+    created it), as after a delivery. No-op when tracing is off or ``headers`` carry none.
+    """
+    parent = _parent(headers) if _tracing is not None else None
+    if parent is None:
+        yield
+        return
+    token = otel_context.attach(parent)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+@contextmanager
 def database_span(name: str, statement: str) -> Iterator[None]:
     """A ``CLIENT`` span around one PostgreSQL statement run on the driver directly.
 

@@ -50,6 +50,9 @@ class ChainRun:
     rate: float | None = None
     """Instances started per second, evenly spread (an open load: the latency at a chosen
     throughput); ``None`` starts them all at once."""
+    follow_ups: int | None = None
+    """``SAFEPOINT_EXECUTOR_FOLLOW_UPS`` of the job-executors (``0``: every job through the
+    queue); ``None`` leaves their default."""
 
 
 def _services(executors: int) -> list[ServiceSpec]:
@@ -62,7 +65,11 @@ def _services(executors: int) -> list[ServiceSpec]:
 
 
 def _env(
-    database_url: str, amqp_url: str, times_dir: Path, otlp_endpoint: str | None = None
+    database_url: str,
+    amqp_url: str,
+    times_dir: Path,
+    otlp_endpoint: str | None = None,
+    follow_ups: int | None = None,
 ) -> dict[str, str]:
     paths = [str(BENCH_DIR), os.environ.get("PYTHONPATH", "")]
     tracing = (
@@ -84,6 +91,7 @@ def _env(
         "SAFEPOINT_EXECUTOR_CONCURRENCY": str(CONCURRENCY),
         "SAFEPOINT_BENCH_TIMES_DIR": str(times_dir),
         **tracing,
+        **({} if follow_ups is None else {"SAFEPOINT_EXECUTOR_FOLLOW_UPS": str(follow_ups)}),
         "PYTHONPATH": os.pathsep.join(p for p in paths if p),
     }
 
@@ -168,7 +176,7 @@ def run_chain(run: ChainRun, *, log_dir: Path, timeout: float = 600.0) -> dict[s
         times_dir = Path(scratch)
         _prepare(database_url, run)
         stack = Stack(
-            _env(database_url, amqp_url, times_dir, run.otlp_endpoint),
+            _env(database_url, amqp_url, times_dir, run.otlp_endpoint, run.follow_ups),
             services=_services(run.executors),
             log_dir=log_dir,
             echo=False,

@@ -71,6 +71,9 @@ def _alternate(
 
 FLOOR_UVLOOP = "floor on uvloop, 2 process(es)"
 """The floor on the event loop the services run on (the issue's floor is on asyncio's)."""
+QUEUED = "async chain, 2 executor(s), every job through the queue"
+"""The chain with ``SAFEPOINT_EXECUTOR_FOLLOW_UPS=0``: a broker round trip per safe point,
+as in the floor (by default, a job's follow-ups run in the job-executor that ran it)."""
 HALF_LOAD = "async chain, half load, 2 executors"
 HALF_LOAD_SECONDS = 10.0
 """How long the half-load run starts instances for."""
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             measured[f"async chain, {executors} executor(s)"] = lambda run=run: run_chain(
                 run, log_dir=logs
             )
+        queued = ChainRun(chain, "chain", TASKS, instances, 2, follow_ups=0)
+        measured[QUEUED] = lambda: run_chain(queued, log_dir=logs)
         measured[HALF_LOAD] = lambda: _half_load(chain, measured_runs, logs)
     if "floor" in parts:
         for processes in (2, 1):
@@ -131,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     order = [
         "async chain, 2 executor(s)",
         "floor, 2 process(es)",
+        QUEUED,
         "async chain, 1 executor(s)",
         "floor, 1 process(es)",
         FLOOR_UVLOOP,
@@ -139,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     done = _alternate([n for n in order if n in measured], measured, args.runs, measured_runs)
     if "chain" in parts:
         results["async_chain"] = {str(n): done[f"async chain, {n} executor(s)"] for n in (1, 2)}
+        results["async_chain_queued"] = done[QUEUED]
         results["half_load"] = done[HALF_LOAD]
     if "floor" in parts:
         results["floor"] = {str(n): done[f"floor, {n} process(es)"] for n in (1, 2)}
@@ -153,10 +160,23 @@ def main(argv: list[str] | None = None) -> int:
             )
         ]
         on_uvloop = results["floor_uvloop"]["summary"]["safe_points_per_second"]["median"]
+        queued_median = results["async_chain_queued"]["summary"]["safe_points_per_second"]
+        queued_paired = [
+            c["safe_points_per_second"] / f["safe_points_per_second"]
+            for c, f in zip(
+                results["async_chain_queued"]["runs"], results["floor"]["2"]["runs"], strict=True
+            )
+        ]
         results["ratios"] = {
             "Safepoint (2 executors) ÷ floor (2 processes), medians": ours / floor,
             "the same, median of the rounds' ratios": summary(paired)["median"],
             "Safepoint ÷ the floor on uvloop (2 processes), medians": ours / on_uvloop,
+            "every job through the queue (2 executors) ÷ floor, medians": (
+                queued_median["median"] / floor
+            ),
+            "every job through the queue ÷ floor, median of the rounds' ratios": summary(
+                queued_paired
+            )["median"],
         }
     if "sync" in parts:
         results["sync"] = {}

@@ -42,6 +42,14 @@ def table(results: dict[str, Any]) -> str:
         cpu = entry["runs"][0]["cpu_ms_per_safe_point"]
         per = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
         rows.append(f"| {name} | CPU ms per safe point (run 1) | {per} | |")
+    if "async_chain_queued" in results:
+        name = "async chain, 2 executor(s), every job through the queue (follow-ups off)"
+        entry = results["async_chain_queued"]
+        add(name, "safe points/s", entry, "safe_points_per_second")
+        add_hops(name, entry)
+        cpu = entry["runs"][0]["cpu_ms_per_safe_point"]
+        per = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
+        rows.append(f"| {name} | CPU ms per safe point (run 1) | {per} | |")
     if "half_load" in results:
         offered = results["half_load"]["runs"][0].get("offered_safe_points_per_second", 0)
         name = f"async chain, half load (~{offered:,.0f} safe points/s), 2 executors"
@@ -127,6 +135,9 @@ def charts(results: dict[str, Any], folder: Path) -> list[Path]:
         for executor in executors:
             sample = chain[executor]["runs"][0]["latency_sample_ms"]
             axis.hist(sample, bins=60, alpha=0.6, label=f"{executor} executor(s), 200 in flight")
+        if "async_chain_queued" in results:
+            sample = results["async_chain_queued"]["runs"][0]["latency_sample_ms"]
+            axis.hist(sample, bins=60, alpha=0.6, label="2 executor(s), every job queued")
         if "half_load" in results:
             sample = results["half_load"]["runs"][0]["latency_sample_ms"]
             axis.hist(sample, bins=60, alpha=0.6, label="half load, 2 executors")

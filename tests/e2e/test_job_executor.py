@@ -98,9 +98,11 @@ def executed(executor: Any) -> float:
     return executor.metrics()["safepoint_jobs_executed_total"]
 
 
-def start_executors(start_executor: Any, count: int) -> list[Any]:
+def start_executors(
+    start_executor: Any, count: int, env: dict[str, str] | None = None
+) -> list[Any]:
     """Start ``count`` executors at once and wait until each consumes."""
-    started = [start_executor(name=f"executor-{n + 1}", wait=False) for n in range(count)]
+    started = [start_executor(env, name=f"executor-{n + 1}", wait=False) for n in range(count)]
     for executor in started:
         executor.wait_ready(path="/ready")
     return started
@@ -136,7 +138,8 @@ def test_duplicate_deliveries_are_dropped_and_no_delegate_runs_twice(
     engine: Engine, broker: Any, start_executor: Any, wait_until: Any, delegate_runs: Any
 ) -> None:
     broker.duplicate_jobs()
-    executors = start_executors(start_executor, 2)
+    # Every job through the queue (a follow-up job would run without a message to copy).
+    executors = start_executors(start_executor, 2, {"SAFEPOINT_EXECUTOR_FOLLOW_UPS": "0"})
     ids = start_invoices(engine, INSTANCES)
 
     wait_until(lambda: all_ended(engine, ids), timeout=30, what="all instances ended")

@@ -274,7 +274,9 @@ def run_order(
     return instance_id, trace_id
 
 
+@pytest.mark.parametrize("follow_ups", ["0", "100"], ids=["every-job-queued", "follow-ups"])
 def test_one_trace_spans_every_hop_of_an_instance(
+    follow_ups: str,
     otlp: OtlpReceiver,
     broker: Any,
     start_engine: Any,
@@ -286,11 +288,12 @@ def test_one_trace_spans_every_hop_of_an_instance(
 
     Every consumer span is a child of a producer span, the retried job's spans are in the
     trace (its second run published by the engine's dispatcher), and each span names the
-    service that made it.
+    service that made it. With every job through the queue, and with follow-up jobs run
+    right after the job that created them (no message: a child of that job's span).
     """
     engine = start_engine(otel_env(otlp, ENGINE))
     deployer = start_service("safepoint_deployer", env=otel_env(otlp, DEPLOYER), name="deployer")
-    start_executor(otel_env(otlp, EXECUTOR))
+    start_executor({**otel_env(otlp, EXECUTOR), "SAFEPOINT_EXECUTOR_FOLLOW_UPS": follow_ups})
 
     provider = TracerProvider(resource=Resource.create({"service.name": CLIENT_SERVICE}))
     provider.add_span_processor(
@@ -355,7 +358,15 @@ def test_one_trace_spans_every_hop_of_an_instance(
         assert {"safepoint.job.id", "safepoint.job.configuration", "safepoint.job.retries"} <= set(
             job.attributes
         )
-        assert by_id[job.parent_span_id].kind == CONSUMER
+        # Run for its message: under its consumer span; run as a follow-up, right after
+        # the job of the instance that created it: under that job's span.
+        parent = by_id[job.parent_span_id]
+        assert parent.kind == CONSUMER or parent.name.startswith("execute job"), summary
+    followed = [j for j in jobs if by_id[j.parent_span_id].name.startswith("execute job")]
+    if follow_ups == "0":
+        assert not followed, summary
+    else:  # prepare's asyncAfter job follows its asyncBefore job, charge's first run that
+        assert [j.attributes["bpmn.activity_id"] for j in followed] == ["prepare", "charge"]
     assert sorted(j.attributes["bpmn.activity_id"] for j in jobs) == [
         "charge",
         "charge",
@@ -387,7 +398,7 @@ def test_one_trace_spans_every_hop_of_an_instance(
         for s in spans
         if s.kind == PRODUCER and s.service == EXECUTOR and s.name == "publish safepoint.jobs"
     ]
-    assert executor_publishes, summary
+    assert executor_publishes or follow_ups != "0", summary
     for publish in executor_publishes:
         assert by_id[publish.parent_span_id].name.startswith("execute job"), (publish, summary)
     # The job's own statements, run on the driver directly, have their spans too.

@@ -238,6 +238,7 @@ async def _start(
         prefetch=settings.executor.prefetch,
         topology=topology,
         relay=relay,
+        follow_ups=settings.executor.follow_ups,
     )
     stack.callback(consumer.close)
     if freeze_heap:  # before the first job: the collection it starts with pauses the process

@@ -23,29 +23,38 @@ and is redelivered once the channel closes.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import functools
 import logging
 import threading
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from aio_pika.abc import AbstractChannel
 
+from safepoint import tracing
 from safepoint.contract import ExecuteJob
+from safepoint.core.entities import Job
 from safepoint.core.outcome import CommandOutcome
+from safepoint.errors import SafepointError
 from safepoint.logs import log_context
 from safepoint.messaging import (
     ACK,
     REQUEUE,
     Consumer,
     DeadLetter,
+    HeaderValue,
     IncomingMessage,
     Outcome,
+    Outgoing,
     Publisher,
     Topology,
     consume,
+    dead_letter_headers,
 )
-from safepoint.messaging.outbox import OutboxRelay
+from safepoint.messaging.outbox import OutboxRelay, job_message
+from safepoint_job_executor.metrics import JobMetrics
 from safepoint_job_executor.service import Decision, JobExecution, Settle
 from safepoint_job_executor.turns import InstanceTurns
 
@@ -56,6 +65,14 @@ Measured with the benchmark's chain (2 executors of 8 threads, alternated runs):
 a prefetch of 8, RabbitMQ spent about a fifth less CPU per safe point and the chain ran
 about 15% faster (+11% on the medians, then +5% once waiting jobs queued in the pool
 itself; README, Performance); a wide fork's jobs, which take turns, no longer fill it.
+"""
+
+DEFAULT_FOLLOW_UPS = 100
+"""Follow-up jobs run here per delivered message before the rest goes back to the queue.
+
+Camunda runs an exclusive job's follow-ups in the same thread for as long as they come;
+the bound keeps one long-running instance from holding a worker thread and its
+delivered message indefinitely: past it, the next job is published like any other.
 """
 
 logger = logging.getLogger(__name__)
@@ -73,6 +90,8 @@ class JobConsumer:
         relay: the engine's ``on_commit`` relay: what a job commits is published by
             the event loop after its thread returns (saving two thread hand-offs per
             message). Without it, the relay publishes from the worker thread.
+        follow_ups: how many follow-up jobs run here per delivered message (see
+            :meth:`handle`); 0 publishes every job. Needs ``relay``.
     """
 
     def __init__(
@@ -83,6 +102,7 @@ class JobConsumer:
         prefetch: int | None = None,
         topology: Topology | None = None,
         relay: OutboxRelay | None = None,
+        follow_ups: int = DEFAULT_FOLLOW_UPS,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
@@ -92,8 +112,12 @@ class JobConsumer:
             raise ValueError(
                 f"prefetch ({prefetch}) must be at least the concurrency ({concurrency})"
             )
+        if follow_ups < 0:
+            raise ValueError(f"follow_ups must be at least 0, not {follow_ups}")
         self._execution = execution
         self._relay = relay
+        self._follow_up_limit = follow_ups if relay is not None else 0
+        self._publisher: Publisher | None = None
         self._concurrency = concurrency
         self._prefetch = prefetch
         self._topology = topology or Topology()
@@ -105,6 +129,11 @@ class JobConsumer:
         self._stopping = asyncio.Event()
         self._turns = InstanceTurns()
         self._metrics = execution.metrics  # the waits for an instance's turn too
+
+    @property
+    def metrics(self) -> JobMetrics:
+        """The counters of the jobs this consumer runs."""
+        return self._metrics
 
     @property
     def in_flight(self) -> int:
@@ -138,6 +167,7 @@ class JobConsumer:
             BrokerUnavailable: the connection is lost.
         """
         self._channel = channel
+        self._publisher = publisher
         self._consumer = await consume(
             channel,
             self._topology.jobs_queue,
@@ -155,7 +185,16 @@ class JobConsumer:
         )
 
     async def handle(self, incoming: IncomingMessage) -> Outcome:
-        """Run one job message in a worker thread and translate the decision."""
+        """Run one job message in a worker thread and translate the decision.
+
+        An exclusive job's follow-ups run here, right after it, as in Camunda (its
+        ``JobManager.hintJobExecutor``): the exclusive, due jobs of the same process
+        instance that its run committed are not published but run next, each in a
+        transaction of its own, still in this instance's turn, then theirs, up to
+        ``follow_ups`` per message. A follow-up's row is leased to this executor from
+        its creation: if this process dies first, the lease runs out and the engine's
+        dispatcher publishes it. The message is acknowledged once they have run.
+        """
         message = incoming.message
         if not isinstance(message, ExecuteJob):  # the consumer accepts nothing else
             return DeadLetter(f"{incoming.message_type} is not a job message")
@@ -169,17 +208,131 @@ class JobConsumer:
                     if waits:
                         self._metrics.instance_waits.inc()
                     ran = await self._in_thread(message, incoming.delivery_count)
+                    if ran is not None:
+                        ran = ran[0], await self._follow(message, *ran)
             if ran is None:  # stopping before it started: another executor runs it
                 return REQUEUE
             decision, committed = ran
-            if committed and self._relay is not None:
-                await self._relay.publish_committed(committed)
+            await self._publish(committed)
             return await self._outcome(decision)
 
+    def _follow_ups_of(
+        self, message: ExecuteJob, decision: Decision, committed: list[CommandOutcome]
+    ) -> list[Job]:
+        """The jobs ``message``'s run committed that run here next, in creation order."""
+        if decision.settle is not Settle.ACK or not message.exclusive:
+            return []
+        now = self._execution.now()
+        return [
+            job
+            for outcome in committed
+            for job in outcome.jobs
+            if job.exclusive
+            and job.process_instance_id == message.process_instance_id
+            and job.retries > 0
+            and (job.due_at is None or job.due_at <= now)
+        ]
+
+    async def _follow(
+        self, message: ExecuteJob, decision: Decision, committed: list[CommandOutcome]
+    ) -> list[CommandOutcome]:
+        """Run the follow-ups of ``message``'s run; return what is still to publish."""
+        if not self._follow_up_limit:
+            return committed
+        waiting = collections.deque(self._follow_ups_of(message, decision, committed))
+        if not waiting:
+            return committed
+        await self._publish(committed, held={job.id for job in waiting})
+        budget = self._follow_up_limit
+        while waiting:
+            job = waiting.popleft()
+            if not budget or self._stopping.is_set():
+                await self._publish_jobs([job, *waiting])  # for any executor, through the queue
+                break
+            budget -= 1
+            follow = job_message(job, self._topology)
+            assert isinstance(follow.message, ExecuteJob)
+            with log_context(job_id=job.id):
+                ran = await self._in_thread(follow.message, 0, follow.headers)
+            if ran is None:  # stopping
+                await self._publish_jobs([job, *waiting])
+                break
+            self._metrics.follow_ups.inc()
+            followed, outcomes = ran
+            following = self._follow_ups_of(follow.message, followed, outcomes)
+            await self._publish(outcomes, held={job.id for job in following})
+            waiting.extend(following)
+            if followed.settle is Settle.REQUEUE:  # its run is in doubt: the queue retries it
+                await self._publish_jobs([job])
+            elif followed.settle is Settle.DEAD_LETTER:
+                await self._dead_letter(follow, followed)
+        return []
+
+    async def _publish(
+        self, committed: list[CommandOutcome], *, held: Collection[str] = ()
+    ) -> None:
+        if committed and self._relay is not None:
+            await self._relay.publish_committed(committed, held=held)
+
+    async def _publish_jobs(self, jobs: list[Job]) -> None:
+        assert self._relay is not None  # follow-ups need it
+        try:
+            await self._relay.publish_jobs(jobs)
+        except (SafepointError, TimeoutError, ConnectionError) as exc:  # republished later
+            logger.warning(
+                "could not publish %d job(s) of process instance %s (%r); the dispatcher "
+                "publishes them when their lease runs out",
+                len(jobs),
+                jobs[0].process_instance_id,
+                exc,
+            )
+
+    async def _dead_letter(self, follow: Outgoing, decision: Decision) -> None:
+        """Put a copy of a follow-up that used its last retry on the dead-letter queue.
+
+        What the consumer does with the message of such a job; a follow-up has none.
+        """
+        assert self._publisher is not None  # started
+        topology = self._topology
+        headers: dict[str, HeaderValue] = dict(follow.headers or {})
+        headers.update(decision.headers)
+        headers.update(
+            dead_letter_headers(
+                decision.reason,
+                message_type=str(follow.message.message_type),
+                queue=topology.jobs_queue,
+                exchange=follow.exchange,
+                routing_key=follow.routing_key,
+            )
+        )
+        assert isinstance(follow.message, ExecuteJob)
+        job_id = follow.message.job_id
+        copy = Outgoing(
+            topology.dead_letter_exchange,
+            topology.dead_letter_queue(topology.jobs_queue),
+            follow.message,
+            headers=headers,
+            mandatory=True,
+        )
+        try:
+            await self._publisher.publish_many([copy])
+        except (SafepointError, TimeoutError, ConnectionError) as exc:
+            logger.error(
+                "could not dead-letter follow-up job %s (%r); its incident is open",
+                job_id,
+                exc,
+            )
+
     async def _in_thread(
-        self, message: ExecuteJob, delivery_count: int
+        self,
+        message: ExecuteJob,
+        delivery_count: int,
+        trace: Mapping[str, HeaderValue] | None = None,
     ) -> tuple[Decision, list[CommandOutcome]] | None:
-        """Run the job in a worker thread; ``None`` if the consumer stops before it starts."""
+        """Run the job in a worker thread; ``None`` if the consumer stops before it starts.
+
+        ``trace`` is a follow-up's stored trace context: its run continues that trace.
+        """
         if self._stopping.is_set():
             return None
         # The worker thread runs under this task's context (the consumer span's, and the
@@ -187,7 +340,8 @@ class JobConsumer:
         context = contextvars.copy_context()
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                self._pool, functools.partial(context.run, self._run, message, delivery_count)
+                self._pool,
+                functools.partial(context.run, self._run, message, delivery_count, trace),
             )
         except asyncio.CancelledError:
             task = asyncio.current_task()
@@ -201,14 +355,17 @@ class JobConsumer:
             raise
 
     def _run(
-        self, message: ExecuteJob, delivery_count: int
+        self,
+        message: ExecuteJob,
+        delivery_count: int,
+        trace: Mapping[str, HeaderValue] | None = None,
     ) -> tuple[Decision, list[CommandOutcome]]:
         with self._busy_lock:
             self._busy_threads += 1
         try:
             if self._relay is None:
                 return self._execution.execute(message, delivery_count=delivery_count), []
-            with self._relay.deferred() as committed:
+            with self._relay.deferred() as committed, tracing.continuing(trace or {}):
                 decision = self._execution.execute(message, delivery_count=delivery_count)
             return decision, committed
         finally:

@@ -68,6 +68,12 @@ class JobMetrics:
             "running in this process (one exclusive job per instance at a time).",
             registry=self.registry,
         )
+        self.follow_ups = Counter(
+            "safepoint_jobs_followed_up",
+            "Exclusive jobs run right after the job of the same process instance that "
+            "created them, in the job-executor that ran it, without a message of their own.",
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "safepoint_jobs_in_flight",
             "Job messages being handled right now.",

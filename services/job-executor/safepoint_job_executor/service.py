@@ -165,6 +165,10 @@ class JobExecution:
         """The counters this execution updates."""
         return self._metrics
 
+    def now(self) -> datetime:
+        """The current aware time, by the engine's clock."""
+        return self._clock()
+
     def execute(self, message: ExecuteJob, *, delivery_count: int = 0) -> Decision:
         """Run the job ``message`` names, if its row says so; never raises.
 

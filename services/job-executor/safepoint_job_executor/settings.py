@@ -48,6 +48,15 @@ class ExecutorSettings(BaseModel):
         "`concurrency` (8 × `concurrency` when unset); on shutdown, what waits for a thread "
         "is requeued at once, what waits for its instance's turn when that turn comes",
     )
+    follow_ups: int = Field(
+        default=100,
+        ge=0,
+        le=100_000,
+        description="exclusive jobs of the same process instance that a job's run creates "
+        "and that are due run next in this executor, in the same turn, without a message "
+        "(Camunda's exclusive follow-up jobs), up to this many per delivered message; "
+        "0 publishes every job to the queue",
+    )
     job_lease_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -30,6 +30,7 @@ from safepoint.messaging.consumer import (
     RejectionHandler,
     Requeue,
     consume,
+    dead_letter_headers,
     reply,
 )
 from safepoint.messaging.publisher import HeaderValue, Outgoing, Publisher
@@ -55,6 +56,7 @@ __all__ = [
     "Topology",
     "connect",
     "consume",
+    "dead_letter_headers",
     "declare_external_topic",
     "declare_topology",
     "open_channel",

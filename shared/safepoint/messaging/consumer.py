@@ -72,6 +72,20 @@ CANCEL_TIMEOUT = 5.0
 MAX_REASON_LENGTH: Final = 2000
 """Longer reasons are cut short, so the header stays well within a frame."""
 
+
+def dead_letter_headers(
+    reason: str, *, message_type: str, queue: str, exchange: str, routing_key: str
+) -> dict[str, HeaderValue]:
+    """The headers a dead-lettered copy carries: why, and where the message was."""
+    return {
+        REASON_HEADER: reason[:MAX_REASON_LENGTH],
+        ORIGINAL_TYPE_HEADER: message_type,
+        ORIGINAL_QUEUE_HEADER: queue,
+        ORIGINAL_EXCHANGE_HEADER: exchange,
+        ORIGINAL_ROUTING_KEY_HEADER: routing_key,
+    }
+
+
 _ACCEPTED_ENCODINGS = frozenset({"", "identity", "utf-8", "utf8"})
 
 
@@ -402,13 +416,13 @@ class Consumer:
         headers: HeadersType = dict(raw.headers or {})
         headers.update(extra or {})
         headers.update(
-            {
-                REASON_HEADER: reason[:MAX_REASON_LENGTH],
-                ORIGINAL_TYPE_HEADER: raw.type or "",
-                ORIGINAL_QUEUE_HEADER: self.queue,
-                ORIGINAL_EXCHANGE_HEADER: raw.exchange or "",
-                ORIGINAL_ROUTING_KEY_HEADER: raw.routing_key or "",
-            }
+            dead_letter_headers(
+                reason,
+                message_type=raw.type or "",
+                queue=self.queue,
+                exchange=raw.exchange or "",
+                routing_key=raw.routing_key or "",
+            )
         )
         copy = aio_pika.Message(
             raw.body,

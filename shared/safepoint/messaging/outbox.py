@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
@@ -246,16 +246,19 @@ class OutboxRelay:
             if committed:
                 await self.publish_committed(committed)
 
-    async def publish_committed(self, outcomes: Iterable[CommandOutcome]) -> None:
+    async def publish_committed(
+        self, outcomes: Iterable[CommandOutcome], *, held: Collection[str] = ()
+    ) -> None:
         """Publish outcomes collected under :meth:`deferred`; a failure is logged, not raised.
 
         As for the hook: the state is committed already, so a lost publish is the
-        dispatcher's to repair.
+        dispatcher's to repair. The jobs named in ``held`` are not published: the caller
+        runs them itself (a job-executor's follow-up jobs).
         """
         for outcome in outcomes:
             try:
                 async with asyncio.timeout(self._timeout):
-                    await self.publish(outcome)
+                    await self.publish(outcome, held=held)
             except (SafepointError, TimeoutError, ConnectionError) as exc:
                 logger.warning(
                     "publishing after commit failed for process instance %s (%r); "
@@ -264,9 +267,12 @@ class OutboxRelay:
                     exc,
                 )
 
-    async def publish(self, outcome: CommandOutcome) -> None:
-        """Publish the jobs, external tasks and events of ``outcome`` and await the confirms."""
-        outgoing = [job_message(job, self._topology) for job in outcome.jobs]
+    async def publish(self, outcome: CommandOutcome, *, held: Collection[str] = ()) -> None:
+        """Publish the jobs, external tasks and events of ``outcome``; await the confirms.
+
+        The jobs named in ``held`` are left out.
+        """
+        outgoing = [job_message(job, self._topology) for job in outcome.jobs if job.id not in held]
         for task in outcome.external_tasks:
             await self.ensure_topic(task.topic)
             outgoing.append(

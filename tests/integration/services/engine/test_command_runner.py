@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import cast
 
 import pytest
@@ -43,7 +43,7 @@ class RecordingRelay(OutboxRelay):
         self.published: list[tuple[str, int]] = []
         self.events: list[str] = []
 
-    async def publish(self, outcome: CommandOutcome) -> None:
+    async def publish(self, outcome: CommandOutcome, *, held: Collection[str] = ()) -> None:
         self.published.append((outcome.process_instance_id, threading.get_ident()))
         self.events.append("published")
 

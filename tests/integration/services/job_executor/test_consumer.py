@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
-from bpmn_doc import definitions, element, flow, process
+from bpmn_doc import definitions, element, flow, process, retry_time_cycle
 
 from safepoint import Engine, ManualClock
 from safepoint.messaging import Publisher, Topology
 from safepoint.messaging.outbox import OutboxRelay
-from safepoint_job_executor.consumers import JobConsumer
+from safepoint_job_executor.consumers import DEFAULT_FOLLOW_UPS, JobConsumer
 from safepoint_job_executor.metrics import JobMetrics
 from safepoint_job_executor.service import JobExecution
 
@@ -72,12 +72,13 @@ async def start_consumer(
 ) -> AsyncIterator[StartConsumer]:
     started: list[JobConsumer] = []
 
-    async def start(concurrency: int = 4) -> JobConsumer:
+    async def start(concurrency: int = 4, follow_ups: int = DEFAULT_FOLLOW_UPS) -> JobConsumer:
         consumer = JobConsumer(
             JobExecution(engine, JobMetrics(), clock=clock),
             concurrency=concurrency,
             topology=topology,
             relay=relay,  # what a job commits is published by the loop, before the ack
+            follow_ups=follow_ups,
         )
         await consumer.start(channel, publisher)
         started.append(consumer)
@@ -124,26 +125,39 @@ async def test_a_started_instance_is_continued_by_the_consumer_to_its_end(
     await eventually(lambda: consumer.in_flight == 0 and consumer.busy_threads == 0)
 
 
-async def test_the_jobs_a_job_creates_are_published_and_run_in_turn(
-    engine: Engine, start_consumer: StartConsumer, charge: Any
-) -> None:
-    steps = [f"step{n}" for n in range(1, 6)]
+def chain(steps: list[str], *, failing: str | None = None, cycle: str | None = None) -> bytes:
+    """start → one asyncBefore task per step (``charge`` at ``failing``) → end."""
     elements = [element("startEvent", "start"), flow("start", steps[0])]
     for step, following in zip(steps, [*steps[1:], "end"], strict=True):
+        work = (
+            {"camunda__delegateExpression": "${charge}"}
+            if failing in (None, step)
+            else {"camunda__expression": "${true}"}
+        )
         elements.append(
             element(
                 "serviceTask",
                 step,
+                extensions=retry_time_cycle(cycle) if cycle and step == failing else "",
                 camunda__asyncBefore="true",
-                camunda__delegateExpression="${charge}",
+                **work,
             )
         )
         elements.append(flow(step, following))
     elements.append(element("endEvent", "end"))
-    await asyncio.to_thread(
-        engine.deploy, "chain", {"chain.bpmn": definitions(process("chain", *elements))}
-    )
-    consumer = await start_consumer()
+    return definitions(process("chain", *elements))
+
+
+def followed_up(consumer: JobConsumer) -> float:
+    return consumer.metrics.registry.get_sample_value("safepoint_jobs_followed_up_total") or 0.0
+
+
+async def test_the_jobs_a_job_creates_are_published_and_run_in_turn(
+    engine: Engine, start_consumer: StartConsumer, charge: Any
+) -> None:
+    steps = [f"step{n}" for n in range(1, 6)]
+    await asyncio.to_thread(engine.deploy, "chain", {"chain.bpmn": chain(steps)})
+    consumer = await start_consumer(follow_ups=0)  # every job through the queue
 
     instance = await asyncio.to_thread(engine.start_process_instance_by_key, "chain")
 
@@ -151,7 +165,81 @@ async def test_the_jobs_a_job_creates_are_published_and_run_in_turn(
     assert charge.calls == len(steps)
     history = await asyncio.to_thread(engine.history, instance.id)
     assert [a.activity_id for a in history if a.activity_id in steps] == steps
+    assert followed_up(consumer) == 0
     await eventually(lambda: consumer.in_flight == 0 and consumer.busy_threads == 0)
+
+
+async def test_an_exclusive_job_s_follow_ups_run_right_after_it_without_messages(
+    engine: Engine,
+    start_consumer: StartConsumer,
+    charge: Any,
+    plain_channel: AbstractChannel,
+    topology: Topology,
+) -> None:
+    """Camunda's exclusive follow-up jobs: one message, then each job its own transaction."""
+    steps = [f"step{n}" for n in range(1, 6)]
+    await asyncio.to_thread(engine.deploy, "chain", {"chain.bpmn": chain(steps)})
+    consumer = await start_consumer()
+
+    instance = await asyncio.to_thread(engine.start_process_instance_by_key, "chain")
+
+    await eventually(lambda: engine.process_instance(instance.id).ended)
+    history = await asyncio.to_thread(engine.history, instance.id)
+    assert [a.activity_id for a in history if a.activity_id in steps] == steps
+    assert charge.calls == len(steps)
+    assert followed_up(consumer) == len(steps) - 1  # all but the started one's
+    log = await asyncio.to_thread(engine.job_log, process_instance_id=instance.id)
+    successful = [entry.activity_id for entry in log if entry.event == "successful"]
+    assert successful == steps  # a safe point (a committed job) per step, as before
+    await eventually(lambda: consumer.in_flight == 0 and consumer.busy_threads == 0)
+    queue = await plain_channel.get_queue(topology.jobs_queue)
+    assert await queue.get(fail=False) is None  # nothing was left to publish
+
+
+async def test_follow_ups_stop_at_the_limit_and_the_next_job_goes_through_the_queue(
+    engine: Engine, start_consumer: StartConsumer, charge: Any
+) -> None:
+    steps = [f"step{n}" for n in range(1, 6)]
+    await asyncio.to_thread(engine.deploy, "chain", {"chain.bpmn": chain(steps)})
+    consumer = await start_consumer(follow_ups=2)
+
+    instance = await asyncio.to_thread(engine.start_process_instance_by_key, "chain")
+
+    await eventually(lambda: engine.process_instance(instance.id).ended)
+    assert charge.calls == len(steps)
+    # step1's message runs step2 and step3 after it, publishes step4; step4's runs step5.
+    assert followed_up(consumer) == 3
+
+
+async def test_a_follow_up_out_of_retries_is_dead_lettered_like_a_delivered_job(
+    engine: Engine,
+    start_consumer: StartConsumer,
+    charge: Any,
+    plain_channel: AbstractChannel,
+    topology: Topology,
+) -> None:
+    charge.mode = "fail"
+    steps = ["prepare", "charge"]
+    model = chain(steps, failing="charge", cycle="R1/PT0S")
+    await asyncio.to_thread(engine.deploy, "chain", {"chain.bpmn": model})
+    consumer = await start_consumer()
+
+    instance = await asyncio.to_thread(engine.start_process_instance_by_key, "chain")
+    dead = await next_message(plain_channel, topology.dead_letter_queue(topology.jobs_queue))
+
+    (incident,) = await asyncio.to_thread(engine.incidents, instance.id)
+    (job,) = await asyncio.to_thread(engine.jobs, instance.id)
+    assert (job.activity_id, job.retries) == ("charge", 0)
+    assert followed_up(consumer) == 1  # charge ran right after prepare, without a message
+    headers = dict(dead.headers or {})
+    assert json.loads(dead.body)["jobId"] == job.id
+    assert dead.type == "safepoint.job.execute.v1"
+    assert headers["x-safepoint-job-id"] == job.id
+    assert headers["x-safepoint-activity-id"] == "charge"
+    assert headers["x-safepoint-exception-type"] == "ValueError"
+    assert headers["x-safepoint-incident-id"] == incident.id
+    assert headers["x-safepoint-original-queue"] == topology.jobs_queue
+    assert "no retries left" in str(headers["x-safepoint-reason"])
 
 
 async def test_a_job_out_of_retries_is_dead_lettered_with_its_headers_and_the_reason(
