@@ -236,7 +236,15 @@ class JobConsumer:
     async def _follow(
         self, message: ExecuteJob, decision: Decision, committed: list[CommandOutcome]
     ) -> list[CommandOutcome]:
-        """Run the follow-ups of ``message``'s run; return what is still to publish."""
+        """Run the follow-ups of ``message``'s run; return what is still to publish.
+
+        What is not run here goes through the queue: past the budget, once stopping, once
+        a follow-up's lease is half gone (its row is leased to this executor from its
+        creation: past the lease the dispatcher would publish it while it waits here), and
+        after a follow-up whose run is in doubt (requeued: the database is away). If the
+        handler is cancelled (its channel closes), what waits is published in the
+        background.
+        """
         if not self._follow_up_limit:
             return committed
         waiting = collections.deque(self._follow_ups_of(message, decision, committed))
@@ -244,29 +252,51 @@ class JobConsumer:
             return committed
         await self._publish(committed, held={job.id for job in waiting})
         budget = self._follow_up_limit
-        while waiting:
-            job = waiting.popleft()
-            if not budget or self._stopping.is_set():
-                await self._publish_jobs([job, *waiting])  # for any executor, through the queue
-                break
-            budget -= 1
-            follow = job_message(job, self._topology)
-            assert isinstance(follow.message, ExecuteJob)
-            with log_context(job_id=job.id):
-                ran = await self._in_thread(follow.message, 0, follow.headers)
-            if ran is None:  # stopping
-                await self._publish_jobs([job, *waiting])
-                break
-            self._metrics.follow_ups.inc()
-            followed, outcomes = ran
-            following = self._follow_ups_of(follow.message, followed, outcomes)
-            await self._publish(outcomes, held={job.id for job in following})
-            waiting.extend(following)
-            if followed.settle is Settle.REQUEUE:  # its run is in doubt: the queue retries it
-                await self._publish_jobs([job])
-            elif followed.settle is Settle.DEAD_LETTER:
-                await self._dead_letter(follow, followed)
+        try:
+            while waiting:
+                job = waiting[0]
+                if not budget or self._stopping.is_set() or self._lease_half_gone(job):
+                    break
+                budget -= 1
+                with log_context(job_id=job.id):
+                    ran = await self._follow_up(job, waiting)
+                if not ran:
+                    break
+                waiting.popleft()
+        except asyncio.CancelledError:
+            if self._relay is not None and waiting:
+                self._relay.in_background(self._publish_jobs(list(waiting)))
+            raise
+        if waiting:  # for any executor, through the queue
+            await self._publish_jobs(list(waiting))
         return []
+
+    async def _follow_up(self, job: Job, waiting: collections.deque[Job]) -> bool:
+        """Run ``job``, the first of ``waiting``, and queue its own follow-ups behind.
+
+        Returns whether it ran to a decision that needs nothing more of the queue.
+        """
+        follow = job_message(job, self._topology)
+        assert isinstance(follow.message, ExecuteJob)
+        ran = await self._in_thread(follow.message, 0, follow.headers)
+        if ran is None:  # stopping: it goes through the queue with the rest
+            return False
+        self._metrics.follow_ups.inc()
+        followed, outcomes = ran
+        following = self._follow_ups_of(follow.message, followed, outcomes)
+        await self._publish(outcomes, held={job.id for job in following})
+        waiting.extend(following)
+        if followed.settle is Settle.REQUEUE:  # its run is in doubt: the queue retries it
+            return False
+        if followed.settle is Settle.DEAD_LETTER:
+            await self._dead_letter(follow, followed)
+        return True
+
+    def _lease_half_gone(self, job: Job) -> bool:
+        if job.lock_expires_at is None:
+            return False
+        lease = job.lock_expires_at - job.created_at
+        return self._execution.now() >= job.created_at + lease / 2
 
     async def _publish(
         self, committed: list[CommandOutcome], *, held: Collection[str] = ()

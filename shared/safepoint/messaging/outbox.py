@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from safepoint import metrics, tracing
 from safepoint.contract import (
@@ -174,6 +174,7 @@ class OutboxRelay:
         self._topology = topology or Topology()
         self._timeout = timeout
         self._topics: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
 
     def __call__(self, outcome: CommandOutcome) -> None:
         """Publish ``outcome`` from a worker thread; a failure is logged, not raised.
@@ -229,7 +230,9 @@ class OutboxRelay:
         """Run ``command`` in a worker thread, then publish what it committed from the loop.
 
         ``in_thread`` runs it there (``asyncio.to_thread``...), under :meth:`deferred`.
-        What committed is published even when ``command`` fails afterwards.
+        What committed is published even when ``command`` fails afterwards, and when the
+        caller is cancelled meanwhile (a channel closing): the thread goes on, and what
+        it commits is published once it is done.
         """
         committed: list[CommandOutcome] = []
 
@@ -240,11 +243,32 @@ class OutboxRelay:
                 finally:
                     committed.extend(outcomes)
 
+        work = asyncio.ensure_future(in_thread(collecting))
+        handed_off = False
         try:
-            return await in_thread(collecting)
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            handed_off = True
+            work.add_done_callback(lambda _: self._after_cancel(work, committed))
+            raise
         finally:
-            if committed:
+            if committed and not handed_off:
                 await self.publish_committed(committed)
+
+    def _after_cancel(self, work: asyncio.Future[Any], committed: list[CommandOutcome]) -> None:
+        if not work.cancelled():
+            work.exception()  # the caller is gone: a failure was logged by the engine
+        if committed:
+            self.in_background(self.publish_committed(committed))
+
+    def in_background(self, publishing: Coroutine[Any, Any, None]) -> None:
+        """Run ``publishing`` on the loop without a caller to wait for it (one cancelled).
+
+        Its failures are logged by the publishing itself; the task is kept until done.
+        """
+        task = self._loop.create_task(publishing)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def publish_committed(
         self, outcomes: Iterable[CommandOutcome], *, held: Collection[str] = ()

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from safepoint.contract import TypedValue, from_typed, to_typed
 from safepoint_engine.api.common import Commands, FirstResult, MaxResults, Service, no_content
@@ -62,10 +61,15 @@ async def complete_task(
 ) -> Response:
     """Complete the task and continue the instance to its next safe points (204)."""
     body = body or CompleteTaskDto()
-    task = await commands(service.complete_task, task_id, from_typed(body.variables))
-    if not body.with_variables_in_return:
+    variables = from_typed(body.variables)
+    returned = body.with_variables_in_return
+
+    def complete() -> dict[str, object] | None:
+        task = service.complete_task(task_id, variables)
+        return service.variables_after_command(task.process_instance_id) if returned else None
+
+    after = await commands(complete)
+    if after is None:
         return no_content()
-    variables = to_typed(
-        await run_in_threadpool(service.variables_after_command, task.process_instance_id)
-    )
-    return JSONResponse({name: value.model_dump(mode="json") for name, value in variables.items()})
+    typed = to_typed(after)
+    return JSONResponse({name: value.model_dump(mode="json") for name, value in typed.items()})

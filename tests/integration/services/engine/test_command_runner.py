@@ -114,3 +114,29 @@ async def test_without_messaging_the_hook_runs_in_the_worker_thread_as_it_is(
 
     assert instance.process_definition_key == "order"
     assert len(hook.threads) == 1 and hook.threads[0] != threading.get_ident()
+
+
+async def test_what_commits_after_the_caller_is_cancelled_is_published_once_it_is_done(
+    engine: Engine, hook: Hook
+) -> None:
+    """A channel closing cancels the handler; the command's thread goes on and commits."""
+    relay = hook.relay = RecordingRelay()
+    release = threading.Event()
+    started: list[str] = []
+
+    def start_then_wait() -> None:
+        release.wait(10)
+        started.append(engine.start_process_instance_by_key("order").id)
+
+    waiting = asyncio.ensure_future(CommandRunner(relay)(start_then_wait))
+    await asyncio.sleep(0.05)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    release.set()
+
+    for _ in range(200):
+        if relay.published:
+            break
+        await asyncio.sleep(0.02)
+    assert [instance for instance, _thread in relay.published] == started

@@ -285,12 +285,16 @@ async def test_a_stopped_consumer_takes_no_new_message(
     assert not (await asyncio.to_thread(engine.process_instance, pid)).ended
 
 
-def fork(width: int, *, exclusive: bool) -> bytes:
-    """start → a parallel fork of ``width`` asyncBefore ``branch`` tasks → join → end."""
+def fork(width: int, *, exclusive: bool, async_fork: bool = False) -> bytes:
+    """start → a parallel fork of ``width`` asyncBefore ``branch`` tasks → join → end.
+
+    With ``async_fork`` the fork itself is ``asyncBefore``: a job's run makes the branches.
+    """
+    gateway = {"camunda__asyncBefore": "true"} if async_fork else {}
     elements = [
         element("startEvent", "start"),
         flow("start", "fork"),
-        element("parallelGateway", "fork"),
+        element("parallelGateway", "fork", **gateway),
         element("parallelGateway", "join"),
         flow("join", "end"),
         element("endEvent", "end"),
@@ -396,3 +400,19 @@ async def test_messages_beyond_the_threads_wait_for_one_and_a_stop_requeues_them
     jobs = {job.id for job in await asyncio.to_thread(engine.jobs)}
     assert {json.loads(message.body)["jobId"] for message in left} == jobs
     assert len(jobs) == 2  # the first ran and committed
+
+
+async def test_the_branches_of_a_fork_run_one_after_another_as_follow_ups(
+    engine: Engine, start_consumer: StartConsumer, branch: Branch
+) -> None:
+    """Exclusive: the fork's job runs its branches' jobs itself, never two at once."""
+    model = fork(6, exclusive=True, async_fork=True)
+    await asyncio.to_thread(engine.deploy, "fork", {"fork.bpmn": model})
+    consumer = await start_consumer()
+    branch.consumers.append(consumer)
+
+    instance = await asyncio.to_thread(engine.start_process_instance_by_key, "branches")
+
+    await eventually(lambda: engine.process_instance(instance.id).ended)
+    assert branch.busy_threads == [1] * 6  # each branch alone in its worker thread
+    assert followed_up(consumer) == 6  # one message, the fork's job; the branches followed
