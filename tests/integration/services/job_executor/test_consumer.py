@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,11 +14,12 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from bpmn_doc import definitions, element, flow, process, retry_time_cycle
 
 from safepoint import Engine, ManualClock
+from safepoint.contract import ExecuteJob
 from safepoint.messaging import Publisher, Topology
 from safepoint.messaging.outbox import OutboxRelay
 from safepoint_job_executor.consumers import DEFAULT_FOLLOW_UPS, JobConsumer
 from safepoint_job_executor.metrics import JobMetrics
-from safepoint_job_executor.service import JobExecution
+from safepoint_job_executor.service import Decision, JobExecution, Settle
 
 pytestmark = pytest.mark.anyio
 
@@ -416,3 +418,84 @@ async def test_the_branches_of_a_fork_run_one_after_another_as_follow_ups(
     await eventually(lambda: engine.process_instance(instance.id).ended)
     assert branch.busy_threads == [1] * 6  # each branch alone in its worker thread
     assert followed_up(consumer) == 6  # one message, the fork's job; the branches followed
+
+
+class FirstRunInDoubt(JobExecution):
+    """A job execution whose first run of activity ``b1`` ends in doubt (the database away)."""
+
+    doubted = False
+
+    def execute(self, message: ExecuteJob, *, delivery_count: int = 0) -> Decision:
+        if message.activity_id == "b1" and not self.doubted:
+            self.doubted = True
+            return Decision(Settle.REQUEUE)
+        return super().execute(message, delivery_count=delivery_count)
+
+
+async def test_after_a_follow_up_in_doubt_it_and_the_rest_go_through_the_queue(
+    engine: Engine,
+    clock: ManualClock,
+    branch: Branch,
+    channel: AbstractChannel,
+    publisher: Publisher,
+    topology: Topology,
+    relay: OutboxRelay,
+) -> None:
+    await asyncio.to_thread(
+        engine.deploy, "fork", {"fork.bpmn": fork(3, exclusive=True, async_fork=True)}
+    )
+    execution = FirstRunInDoubt(engine, JobMetrics(), clock=clock)
+    consumer = JobConsumer(execution, concurrency=2, topology=topology, relay=relay)
+    await consumer.start(channel, publisher)
+    try:
+        instance = await asyncio.to_thread(engine.start_process_instance_by_key, "branches")
+
+        await eventually(lambda: engine.process_instance(instance.id).ended)
+        assert execution.doubted
+        assert len(branch.busy_threads) == 3  # b1 once, from its message: no delegate twice
+        assert followed_up(consumer) == 2  # b0, then b1 (in doubt); b1 and b2 were queued
+    finally:
+        await consumer.stop(grace=WAIT)
+        consumer.close()
+
+
+async def test_a_follow_up_whose_lease_is_half_gone_goes_through_the_queue(
+    engine: Engine,
+    database_url: str,
+    clock: ManualClock,
+    channel: AbstractChannel,
+    publisher: Publisher,
+    topology: Topology,
+    relay: OutboxRelay,
+) -> None:
+    """Held branches wait for those before them; past half their lease the queue takes them."""
+    runs: list[str] = []
+
+    def slow(execution: Any) -> None:
+        runs.append(execution.activity_id)
+        if len(runs) == 1:
+            clock.advance(seconds=40)  # the first branch takes 40 of the 60 s lease
+
+    model = fork(3, exclusive=True, async_fork=True)
+    delegates = {"branch": slow}
+    lease = timedelta(seconds=60)
+    with Engine(
+        database_url, delegates=delegates, clock=clock, on_commit=relay, job_lease=lease
+    ) as leased:
+        await asyncio.to_thread(leased.deploy, "fork", {"fork.bpmn": model})
+        consumer = JobConsumer(
+            JobExecution(leased, JobMetrics(), clock=clock),
+            concurrency=2,
+            topology=topology,
+            relay=relay,
+        )
+        await consumer.start(channel, publisher)
+        try:
+            instance = await asyncio.to_thread(leased.start_process_instance_by_key, "branches")
+
+            await eventually(lambda: leased.process_instance(instance.id).ended)
+            assert sorted(runs) == ["b0", "b1", "b2"]
+            assert followed_up(consumer) == 1  # b0; b1 and b2 came back through the queue
+        finally:
+            await consumer.stop(grace=WAIT)
+            consumer.close()
