@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
+import contextlib
 import contextvars
-import functools
 import logging
 import threading
 from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from aio_pika.abc import AbstractChannel
 
@@ -368,11 +370,9 @@ class JobConsumer:
         # The worker thread runs under this task's context (the consumer span's, and the
         # job's ids for its log lines).
         context = contextvars.copy_context()
+        work = self._pool.submit(context.run, self._run, message, delivery_count, trace)
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._pool,
-                functools.partial(context.run, self._run, message, delivery_count, trace),
-            )
+            return await asyncio.wrap_future(work)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if self._stopping.is_set() and task is not None and not task.cancelling():
@@ -381,8 +381,26 @@ class JobConsumer:
             # still waits in the pool's queue; a running one goes on in its thread while
             # the handler gives its instance's turn up (waiting for it would hold a stop
             # past its grace period): a redelivered job of the instance may then wait for
-            # the row lock.
+            # the row lock. What that run commits is published once it is done.
+            if not work.cancel():
+                loop = asyncio.get_running_loop()
+
+                def hand_back(done: concurrent.futures.Future[Any]) -> None:
+                    with contextlib.suppress(RuntimeError):  # the loop is closed: the lease
+                        loop.call_soon_threadsafe(self._publish_orphaned, done)
+
+                work.add_done_callback(hand_back)
             raise
+
+    def _publish_orphaned(
+        self, done: concurrent.futures.Future[tuple[Decision, list[CommandOutcome]]]
+    ) -> None:
+        """Publish what a run whose handler was cancelled committed (on the event loop)."""
+        if done.cancelled() or done.exception() is not None or self._relay is None:
+            return
+        _decision, committed = done.result()
+        if committed:
+            self._relay.in_background(self._relay.publish_committed(committed))
 
     def _run(
         self,

@@ -50,9 +50,12 @@ class Charge:
     def __init__(self) -> None:
         self.mode = "ok"
         self.calls = 0
+        self.hook: Callable[[Any], None] | None = None  # runs first (to hold a run, say)
 
     def __call__(self, execution: Any) -> None:
         self.calls += 1
+        if self.hook is not None:
+            self.hook(execution)
         if self.mode == "fail":
             raise ValueError(f"card declined for {execution.business_key}")
         if self.mode == "conflict":

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from bpmn_doc import definitions, element, flow, process, retry_time_cycle
 
 from safepoint import Engine, ManualClock
 from safepoint.contract import ExecuteJob
-from safepoint.messaging import Publisher, Topology
+from safepoint.messaging import Publisher, Topology, open_channel
 from safepoint.messaging.outbox import OutboxRelay
 from safepoint_job_executor.consumers import DEFAULT_FOLLOW_UPS, JobConsumer
 from safepoint_job_executor.metrics import JobMetrics
@@ -499,3 +500,53 @@ async def test_a_follow_up_whose_lease_is_half_gone_goes_through_the_queue(
         finally:
             await consumer.stop(grace=WAIT)
             consumer.close()
+
+
+async def test_what_a_job_commits_after_its_channel_closed_is_published_all_the_same(
+    engine: Engine,
+    connection: AbstractRobustConnection,
+    publisher: Publisher,
+    plain_channel: AbstractChannel,
+    topology: Topology,
+    relay: OutboxRelay,
+    clock: ManualClock,
+    charge: Any,
+) -> None:
+    """The handler is cancelled with its channel; the job's thread goes on and commits."""
+    release = threading.Event()
+    running = threading.Event()
+
+    def hold(execution: Any) -> None:
+        running.set()
+        release.wait(WAIT)
+
+    steps = ["held", "next"]
+    model = chain(steps, failing="held")  # "held" runs charge, "next" an expression
+    await asyncio.to_thread(engine.deploy, "chain", {"chain.bpmn": model})
+    charge.hook = hold
+    consume_channel = await open_channel(connection)
+    consumer = JobConsumer(
+        JobExecution(engine, JobMetrics(), clock=clock),
+        concurrency=2,
+        topology=topology,
+        relay=relay,
+    )
+    await consumer.start(consume_channel, publisher)
+    try:
+        instance = await asyncio.to_thread(engine.start_process_instance_by_key, "chain")
+        await asyncio.to_thread(running.wait, WAIT)
+        await consume_channel.close()  # cancels the handler; the job's thread runs on
+        release.set()
+
+        # The held job's message comes back (unacked); the next job's is published.
+        seen = {
+            json.loads((await next_message(plain_channel, topology.jobs_queue)).body)["activityId"]
+            for _ in range(2)
+        }
+        assert seen == {"held", "next"}
+        (job,) = await asyncio.to_thread(engine.jobs, instance.id)
+        assert job.activity_id == "next"  # the held job committed once
+    finally:
+        release.set()
+        await consumer.stop(grace=WAIT)
+        consumer.close()
