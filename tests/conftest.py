@@ -90,6 +90,12 @@ def _external_or_container(
     _unavailable(f"{env_var} is not set and no {what} container could be started: {failure}")
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """The async tests (``pytest.mark.anyio``) run on asyncio, the services' loop."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """SQLAlchemy URL of a PostgreSQL server the tests may create databases on."""

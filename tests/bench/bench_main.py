@@ -94,6 +94,20 @@ def _half_load(chain: bytes, done: dict[str, list[dict[str, Any]]], logs: Path) 
     return result
 
 
+def _median(entry: dict[str, Any]) -> float:
+    """The median safe points per second of a measurement's runs."""
+    return float(entry["summary"]["safe_points_per_second"]["median"])
+
+
+def _rounds_ratio(ours: dict[str, Any], floor: dict[str, Any]) -> float:
+    """The median of the round-by-round ratios (the runs alternate, round by round)."""
+    paired = [
+        c["safe_points_per_second"] / f["safe_points_per_second"]
+        for c, f in zip(ours["runs"], floor["runs"], strict=True)
+    ]
+    return float(summary(paired)["median"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -151,32 +165,19 @@ def main(argv: list[str] | None = None) -> int:
         results["floor"] = {str(n): done[f"floor, {n} process(es)"] for n in (1, 2)}
         results["floor_uvloop"] = done[FLOOR_UVLOOP]
     if "chain" in parts and "floor" in parts:
-        ours = results["async_chain"]["2"]["summary"]["safe_points_per_second"]["median"]
-        floor = results["floor"]["2"]["summary"]["safe_points_per_second"]["median"]
-        paired = [
-            c["safe_points_per_second"] / f["safe_points_per_second"]
-            for c, f in zip(
-                results["async_chain"]["2"]["runs"], results["floor"]["2"]["runs"], strict=True
-            )
-        ]
-        on_uvloop = results["floor_uvloop"]["summary"]["safe_points_per_second"]["median"]
-        queued_median = results["async_chain_queued"]["summary"]["safe_points_per_second"]
-        queued_paired = [
-            c["safe_points_per_second"] / f["safe_points_per_second"]
-            for c, f in zip(
-                results["async_chain_queued"]["runs"], results["floor"]["2"]["runs"], strict=True
-            )
-        ]
+        floor = results["floor"]["2"]
+        ours, queued = results["async_chain"]["2"], results["async_chain_queued"]
+        on_uvloop = _median(results["floor_uvloop"])
         results["ratios"] = {
-            "Safepoint (2 executors) ÷ floor (2 processes), medians": ours / floor,
-            "the same, median of the rounds' ratios": summary(paired)["median"],
-            "Safepoint ÷ the floor on uvloop (2 processes), medians": ours / on_uvloop,
-            "every job through the queue (2 executors) ÷ floor, medians": (
-                queued_median["median"] / floor
+            "Safepoint (2 executors) ÷ floor (2 processes), medians": _median(ours)
+            / _median(floor),
+            "the same, median of the rounds' ratios": _rounds_ratio(ours, floor),
+            "Safepoint ÷ the floor on uvloop (2 processes), medians": _median(ours) / on_uvloop,
+            "every job through the queue (2 executors) ÷ floor, medians": _median(queued)
+            / _median(floor),
+            "every job through the queue ÷ floor, median of the rounds' ratios": _rounds_ratio(
+                queued, floor
             ),
-            "every job through the queue ÷ floor, median of the rounds' ratios": summary(
-                queued_paired
-            )["median"],
         }
     if "sync" in parts:
         results["sync"] = {}

@@ -9,6 +9,7 @@ snapshot on. Nothing here touches the database.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,7 +31,7 @@ from safepoint.persistence.rows import (
     EntityTable,
     RowSnapshot,
 )
-from safepoint.persistence.variables import serialize
+from safepoint.persistence.variables import deserialize, serialize
 
 VariableKey = tuple[str, str]
 """``(scope_id, name)`` of a variable."""
@@ -97,6 +98,33 @@ class Snapshot:
     """Of the executions the load left out, those waiting (inactive) as concurrent
     children of one scope execution, counted per activity: ``(scope id, {activity id:
     count})``. The scope is the parent of the job's execution."""
+
+
+def loaded_snapshot(
+    state: InstanceState,
+    entities: dict[str, dict[str, RowSnapshot]],
+    variable_rows: Iterable[tuple[str, str, str, str]],
+    *,
+    partly_read: Iterable[str],
+    waiting_unread: tuple[str, dict[str, int]] | None,
+) -> Snapshot:
+    """The snapshot of a loaded instance, whichever way it was read.
+
+    Its variables, ``(scope id, name, type name, text)`` rows, go into ``state`` too.
+    """
+    variables: dict[VariableKey, tuple[str, str]] = {}
+    for scope_id, name, type_name, text in variable_rows:
+        state.variables.setdefault(scope_id, {})[name] = deserialize(type_name, text)
+        variables[(scope_id, name)] = (type_name, text)
+    return Snapshot(
+        state,
+        state.instance.revision,
+        entities,
+        variables,
+        set(),
+        frozenset(partly_read),
+        waiting_unread,
+    )
 
 
 def empty_snapshot(state: InstanceState) -> Snapshot:

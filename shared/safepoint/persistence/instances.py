@@ -27,14 +27,13 @@ from safepoint.persistence.changes import (
     Collection,
     Snapshot,
     TableChanges,
-    VariableKey,
     committed,
     diff,
     empty_snapshot,
+    loaded_snapshot,
     lost_update,
 )
 from safepoint.persistence.rows import JOB_LOGS, PROCESS_INSTANCES, RowSnapshot
-from safepoint.persistence.variables import deserialize
 
 __all__ = ["Snapshot", "insert_instance", "load_instance", "save_instance"]
 
@@ -153,23 +152,18 @@ def _load(
     waiting_unread = None
     if only_job is not None:
         waiting_unread = _keep_the_job_path(state, entities["executions"], only_job, partly_read)
-    variables: dict[VariableKey, tuple[str, str]] = {}
     var = tables.variables
-    for scope_id, name, type_name, text in connection.execute(
+    variable_rows = connection.execute(
         select(var.c.scope_id, var.c.name, var.c.type_name, var.c.text_value)
         .where(var.c.process_instance_id == process_instance_id)
         .order_by(var.c.scope_id, var.c.name)
-    ):
-        state.variables.setdefault(scope_id, {})[name] = deserialize(type_name, text)
-        variables[(scope_id, name)] = (type_name, text)
-    return Snapshot(
+    )
+    return loaded_snapshot(
         state,
-        state.instance.revision,
         entities,
-        variables,
-        set(),
-        frozenset(partly_read),
-        waiting_unread,
+        variable_rows.tuples(),
+        partly_read=partly_read,
+        waiting_unread=waiting_unread,
     )
 
 

@@ -63,7 +63,7 @@ from safepoint.persistence.changes import (
     ChangeSet,
     Collection,
     Snapshot,
-    VariableKey,
+    loaded_snapshot,
     lost_update,
 )
 from safepoint.persistence.column_types import JsonDict, UtcDateTime
@@ -74,7 +74,6 @@ from safepoint.persistence.rows import (
     EntityTable,
     RowSnapshot,
 )
-from safepoint.persistence.variables import deserialize
 
 _DIALECT = pg_dialect.psycopg.dialect()  # type: ignore[no-untyped-call]
 _quote = _DIALECT.identifier_preparer.quote
@@ -367,18 +366,14 @@ def load_instance(
             entity = codec.decode(values)
             loaded[entity.id] = entity
             snapshots[entity.id] = collection.rows.snapshot(entity)
-    variables: dict[VariableKey, tuple[str, str]] = {}
-    for scope_id, name, type_name, text in row[len(COLLECTIONS) + 1]:
-        state.variables.setdefault(scope_id, {})[name] = deserialize(type_name, text)
-        variables[(scope_id, name)] = (type_name, text)
-    return Snapshot(
+    return loaded_snapshot(
         state,
-        state.instance.revision,
         entities,
-        variables,
-        set(),
-        frozenset(partly_read),
-        _waiting_unread(state, only_job, waiting) if "executions" in partly_read else None,
+        row[len(COLLECTIONS) + 1],
+        partly_read=partly_read,
+        waiting_unread=(
+            _waiting_unread(state, only_job, waiting) if "executions" in partly_read else None
+        ),
     )
 
 

@@ -25,11 +25,6 @@ WAIT = 10.0
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def topology() -> Topology:
     return Topology(prefix=f"test{uuid.uuid4().hex[:8]}", delivery_limit=3)
 

@@ -30,11 +30,6 @@ ORDER = definitions(
 """Runs to its first safe point: a start commits the instance and a job to publish."""
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class RecordingRelay(OutboxRelay):
     """The outbox relay, recording what it publishes and on which thread, not publishing."""
 

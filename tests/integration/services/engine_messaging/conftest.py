@@ -58,11 +58,6 @@ async def bounded(awaitable: Awaitable[T], seconds: float = WAIT) -> T:
     return await asyncio.wait_for(awaitable, seconds)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # --------------------------------------------------------------------------------------
 # A virtual host per test
 # --------------------------------------------------------------------------------------

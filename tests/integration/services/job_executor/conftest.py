@@ -99,11 +99,6 @@ def start_payment(engine: Engine) -> StartPayment:
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def bounded(awaitable: Awaitable[T], seconds: float = WAIT) -> T:
     """Await with a time limit, so a broken test fails instead of hanging."""
     return await asyncio.wait_for(awaitable, seconds)

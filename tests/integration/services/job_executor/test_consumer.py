@@ -75,15 +75,20 @@ async def start_consumer(
 ) -> AsyncIterator[StartConsumer]:
     started: list[JobConsumer] = []
 
-    async def start(concurrency: int = 4, follow_ups: int = DEFAULT_FOLLOW_UPS) -> JobConsumer:
+    async def start(
+        concurrency: int = 4,
+        follow_ups: int = DEFAULT_FOLLOW_UPS,
+        execution: JobExecution | None = None,
+        on: AbstractChannel | None = None,
+    ) -> JobConsumer:
         consumer = JobConsumer(
-            JobExecution(engine, JobMetrics(), clock=clock),
+            execution or JobExecution(engine, JobMetrics(), clock=clock),
             concurrency=concurrency,
             topology=topology,
             relay=relay,  # what a job commits is published by the loop, before the ack
             follow_ups=follow_ups,
         )
-        await consumer.start(channel, publisher)
+        await consumer.start(on or channel, publisher)
         started.append(consumer)
         return consumer
 
@@ -434,30 +439,20 @@ class FirstRunInDoubt(JobExecution):
 
 
 async def test_after_a_follow_up_in_doubt_it_and_the_rest_go_through_the_queue(
-    engine: Engine,
-    clock: ManualClock,
-    branch: Branch,
-    channel: AbstractChannel,
-    publisher: Publisher,
-    topology: Topology,
-    relay: OutboxRelay,
+    engine: Engine, start_consumer: StartConsumer, clock: ManualClock, branch: Branch
 ) -> None:
     await asyncio.to_thread(
         engine.deploy, "fork", {"fork.bpmn": fork(3, exclusive=True, async_fork=True)}
     )
     execution = FirstRunInDoubt(engine, JobMetrics(), clock=clock)
-    consumer = JobConsumer(execution, concurrency=2, topology=topology, relay=relay)
-    await consumer.start(channel, publisher)
-    try:
-        instance = await asyncio.to_thread(engine.start_process_instance_by_key, "branches")
+    consumer = await start_consumer(concurrency=2, execution=execution)
 
-        await eventually(lambda: engine.process_instance(instance.id).ended)
-        assert execution.doubted
-        assert len(branch.busy_threads) == 3  # b1 once, from its message: no delegate twice
-        assert followed_up(consumer) == 2  # b0, then b1 (in doubt); b1 and b2 were queued
-    finally:
-        await consumer.stop(grace=WAIT)
-        consumer.close()
+    instance = await asyncio.to_thread(engine.start_process_instance_by_key, "branches")
+
+    await eventually(lambda: engine.process_instance(instance.id).ended)
+    assert execution.doubted
+    assert len(branch.busy_threads) == 3  # b1 once, from its message: no delegate twice
+    assert followed_up(consumer) == 2  # b0, then b1 (in doubt); b1 and b2 were queued
 
 
 async def test_a_follow_up_whose_lease_is_half_gone_goes_through_the_queue(
@@ -504,12 +499,10 @@ async def test_a_follow_up_whose_lease_is_half_gone_goes_through_the_queue(
 
 async def test_what_a_job_commits_after_its_channel_closed_is_published_all_the_same(
     engine: Engine,
+    start_consumer: StartConsumer,
     connection: AbstractRobustConnection,
-    publisher: Publisher,
     plain_channel: AbstractChannel,
     topology: Topology,
-    relay: OutboxRelay,
-    clock: ManualClock,
     charge: Any,
 ) -> None:
     """The handler is cancelled with its channel; the job's thread goes on and commits."""
@@ -525,13 +518,7 @@ async def test_what_a_job_commits_after_its_channel_closed_is_published_all_the_
     await asyncio.to_thread(engine.deploy, "chain", {"chain.bpmn": model})
     charge.hook = hold
     consume_channel = await open_channel(connection)
-    consumer = JobConsumer(
-        JobExecution(engine, JobMetrics(), clock=clock),
-        concurrency=2,
-        topology=topology,
-        relay=relay,
-    )
-    await consumer.start(consume_channel, publisher)
+    await start_consumer(concurrency=2, on=consume_channel)
     try:
         instance = await asyncio.to_thread(engine.start_process_instance_by_key, "chain")
         await asyncio.to_thread(running.wait, WAIT)
@@ -548,5 +535,3 @@ async def test_what_a_job_commits_after_its_channel_closed_is_published_all_the_
         assert job.activity_id == "next"  # the held job committed once
     finally:
         release.set()
-        await consumer.stop(grace=WAIT)
-        consumer.close()
